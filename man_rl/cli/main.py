@@ -1,0 +1,50 @@
+"""``man-rl``: dispatch to the subcommands, turning the package's errors into one-line messages."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from man_rl.errors import ManRLError
+
+# name -> module under man_rl.cli; each module has register(subparsers) and sets run=func.
+SUBCOMMANDS = ("collect", "train", "recall", "evaluate", "demo", "agent")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``man-rl`` argument parser with every subcommand registered."""
+    from man_rl import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="man-rl",
+        description="Memory Association Networks for RL: collect screens per state, train a "
+        "long-term memory, recall and evaluate it.",
+    )
+    parser.add_argument("--version", action="version", version=f"man_rl {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"man_rl.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``man-rl`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except (ManRLError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        print(f"man-rl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"man-rl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The package's exception family.
+
+Every error man_rl raises on purpose derives from :class:`ManRLError` *and* from the builtin it
+refines (``ValueError``, ``TypeError``, ``KeyError``, ``RuntimeError``), so existing ``except``
+clauses keep working and ``except ManRLError`` catches everything the package says about input.
+
+Example:
+    >>> from man_rl.errors import ManRLError, InvalidValueError
+    >>> try:
+    ...     raise InvalidValueError("capacity must be >= 1, got 0")
+    ... except ValueError as err:
+    ...     isinstance(err, ManRLError)
+    True
+"""
+
+from __future__ import annotations
+
+
+class ManRLError(Exception):
+    """Base class of every error man_rl raises deliberately."""
+
+
+class InvalidValueError(ManRLError, ValueError):
+    """An argument has the right type but a value the package cannot use."""
+
+
+class InvalidTypeError(ManRLError, TypeError):
+    """An argument has a type the package cannot use (an unhashable key, a float frame...)."""
+
+
+class UnknownKeyError(ManRLError, KeyError):
+    """A state key the memory or the model does not know.
+
+    ``KeyError`` quotes its message in ``str()``; this one shows the message as written.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class EmptyMemoryError(InvalidValueError):
+    """The short-term memory holds no frame (yet)."""
+
+
+class EnvCompatibilityError(InvalidValueError):
+    """The wrapped environment lacks something the wrapper needs (render mode, a key function)."""
+
+
+class CorruptFileError(ManRLError, ValueError):
+    """A memory or checkpoint file is damaged, truncated or not a man_rl file at all."""
+
+
+class UnsupportedVersionError(ManRLError, ValueError):
+    """A file was written by a newer man_rl whose format this version cannot read."""
+
+
+class TrainingDivergedError(ManRLError, RuntimeError):
+    """Training produced a non-finite loss or gradient and was stopped."""
+
+
+__all__ = [
+    "CorruptFileError",
+    "EmptyMemoryError",
+    "EnvCompatibilityError",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "ManRLError",
+    "TrainingDivergedError",
+    "UnknownKeyError",
+    "UnsupportedVersionError",
+]

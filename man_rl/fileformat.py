@@ -1,0 +1,247 @@
+"""One checked, versioned, pickle-free container for every file man_rl writes.
+
+Layout (all integers little-endian)::
+
+    magic      8 bytes   b"\\x93MANRL\\r\\n"
+    version    u32       format version of the container
+    header_len u64       length of the JSON header
+    header     JSON      {"kind", "meta", "arrays": [{"name", "dtype", "shape", "offset"}]}
+    payload              the arrays' raw bytes, C order, each at its offset (64-byte aligned)
+    checksum   32 bytes  SHA-256 of everything above
+
+A reader checks the magic, the version, the header and every declared shape against the
+file's size *before* allocating anything, then the checksum, and only then builds arrays.
+Only plain numeric dtypes are accepted, so nothing on the load path can run code.
+
+Example:
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.manrl"
+    >>> write_bundle(path, "example", {"note": "hi"}, {"a": np.arange(3, dtype=np.int64)})
+    >>> bundle = read_bundle(path, "example")
+    >>> bundle.meta["note"], bundle.arrays["a"].tolist()
+    ('hi', [0, 1, 2])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from man_rl.errors import CorruptFileError, InvalidTypeError, UnsupportedVersionError
+
+MAGIC = b"\x93MANRL\r\n"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<8sIQ")
+_CHECKSUM_BYTES = 32
+_ALIGN = 64
+_MAX_HEADER_BYTES = 64 * 2**20
+_CHUNK = 16 * 2**20
+_ALLOWED_DTYPES = frozenset(
+    ["|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f2", "<f4", "<f8", "|b1"]
+)
+
+
+class Bundle(NamedTuple):
+    """What :func:`read_bundle` returns."""
+
+    kind: str
+    version: int
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+def _aligned(n: int) -> int:
+    return (n + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+def _layout(arrays: Mapping[str, np.ndarray]) -> tuple[list[dict[str, Any]], int]:
+    entries = []
+    offset = 0
+    for name, array in arrays.items():
+        dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+        if dtype.str not in _ALLOWED_DTYPES:
+            raise InvalidTypeError(
+                f"array {name!r} has dtype {array.dtype}, which man_rl files cannot hold; "
+                "use a plain numeric dtype"
+            )
+        offset = _aligned(offset)
+        entries.append(
+            {"name": name, "dtype": dtype.str, "shape": list(array.shape), "offset": offset}
+        )
+        offset += array.nbytes
+    return entries, offset
+
+
+def write_bundle(
+    path: str | os.PathLike[str],
+    kind: str,
+    meta: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+) -> None:
+    """Write ``meta`` (JSON-able) and ``arrays`` to ``path`` atomically.
+
+    The data goes to a temporary file in the same folder, is flushed and fsynced, and only then
+    renamed over ``path``: a crash, a kill or a full disk leaves the old file whole.
+    """
+    path = Path(path)
+    entries, payload_len = _layout(arrays)
+    header = json.dumps(
+        {"kind": kind, "meta": dict(meta), "arrays": entries}, separators=(",", ":")
+    ).encode("utf-8")
+    digest = hashlib.sha256()
+    folder = path.parent if str(path.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+
+            def put(data: bytes | memoryview) -> None:
+                digest.update(data)
+                handle.write(data)
+
+            put(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)))
+            put(header)
+            written = 0
+            for entry, array in zip(entries, arrays.values()):
+                if entry["offset"] > written:
+                    put(b"\0" * (entry["offset"] - written))
+                    written = entry["offset"]
+                flat = np.ascontiguousarray(array, dtype=np.dtype(entry["dtype"])).reshape(-1)
+                view = memoryview(flat).cast("B")
+                for start in range(0, len(view), _CHUNK):
+                    put(view[start : start + _CHUNK])
+                written += len(view)
+            assert written == payload_len
+            handle.write(digest.digest())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _corrupt(path: Path, why: str) -> CorruptFileError:
+    return CorruptFileError(
+        f"{path} is not a valid man_rl file ({why}); it may be truncated or damaged, "
+        "so re-create it or restore a copy"
+    )
+
+
+def _check_entries(path: Path, entries: Any, payload_len: int) -> list[dict[str, Any]]:
+    if not isinstance(entries, list):
+        raise _corrupt(path, "header has no array list")
+    end = 0
+    checked = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise _corrupt(path, "array entry is not an object")
+        name, dtype, shape, offset = (entry.get(k) for k in ("name", "dtype", "shape", "offset"))
+        if not isinstance(name, str) or dtype not in _ALLOWED_DTYPES:
+            raise _corrupt(path, f"array entry {name!r} has an invalid name or dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise _corrupt(path, f"array {name!r} declares an invalid shape {shape!r}")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < end:
+            raise _corrupt(path, f"array {name!r} declares an invalid offset {offset!r}")
+        nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+        if offset + nbytes > payload_len:
+            raise _corrupt(
+                path, f"array {name!r} declares {nbytes} bytes but the file is too short"
+            )
+        end = offset + nbytes
+        checked.append({"name": name, "dtype": dtype, "shape": shape, "offset": offset})
+    if end != payload_len:
+        raise _corrupt(path, "file size does not match its declared arrays")
+    return checked
+
+
+def read_bundle(
+    path: str | os.PathLike[str],
+    kind: str,
+    *,
+    max_version: int = FORMAT_VERSION,
+) -> Bundle:
+    """Read and verify a file written by :func:`write_bundle` whose kind is ``kind``.
+
+    Raises :class:`CorruptFileError` for anything damaged or of another kind, and
+    :class:`UnsupportedVersionError` for a file of a newer format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist (or is not a file)")
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        prefix = handle.read(_PREFIX.size)
+        if len(prefix) < _PREFIX.size:
+            raise _corrupt(path, "shorter than a man_rl header")
+        magic, version, header_len = _PREFIX.unpack(prefix)
+        if magic != MAGIC:
+            raise _corrupt(path, "wrong magic bytes")
+        if version > max_version:
+            raise UnsupportedVersionError(
+                f"{path} has format version {version}, newer than this man_rl reads "
+                f"({max_version}); upgrade man_rl to load it"
+            )
+        if version < 1:
+            raise _corrupt(path, f"format version {version}")
+        payload_len = size - _PREFIX.size - header_len - _CHECKSUM_BYTES
+        if header_len > _MAX_HEADER_BYTES or payload_len < 0:
+            raise _corrupt(path, f"header length {header_len} does not fit the file size {size}")
+        header_bytes = handle.read(header_len)
+        try:
+            header = json.loads(header_bytes.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise _corrupt(path, f"header is not JSON: {err}") from None
+        if not isinstance(header, dict) or not isinstance(header.get("meta"), dict):
+            raise _corrupt(path, "header is not an object with meta")
+        if header.get("kind") != kind:
+            raise _corrupt(path, f"it holds a {header.get('kind')!r}, not a {kind!r}")
+        entries = _check_entries(path, header.get("arrays"), payload_len)
+        digest = hashlib.sha256(prefix)
+        digest.update(header_bytes)
+        payload = bytearray(payload_len)
+        view = memoryview(payload)
+        got = 0
+        while got < payload_len:
+            n = handle.readinto(view[got : got + _CHUNK])
+            if not n:
+                raise _corrupt(path, "payload ends early")
+            got += n
+        digest.update(payload)
+        checksum = handle.read(_CHECKSUM_BYTES + 1)
+    if checksum != digest.digest():
+        raise _corrupt(path, "checksum mismatch")
+    arrays = {}
+    for entry in entries:
+        dtype = np.dtype(entry["dtype"])
+        count = int(np.prod(entry["shape"], dtype=np.int64))
+        array = np.frombuffer(payload, dtype=dtype, count=count, offset=entry["offset"])
+        arrays[entry["name"]] = array.reshape(entry["shape"])
+    return Bundle(kind=kind, version=version, meta=header["meta"], arrays=arrays)
+
+
+__all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "write_bundle"]

@@ -1,0 +1,163 @@
+"""``MemoryWrapper``: a Gymnasium wrapper that writes every state's screen to a short-term memory."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, Literal, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from man_rl.errors import EnvCompatibilityError, InvalidValueError
+from man_rl.keys import KeyFn, default_key_fn, minigrid_key
+from man_rl.memory import ShortTermMemory
+
+FrameSource = Literal["auto", "render", "observation"]
+_DEFAULT_CAPACITY = 500
+
+
+def _is_image_space(space: gym.Space) -> bool:
+    return (
+        isinstance(space, gym.spaces.Box)
+        and space.dtype == np.uint8
+        and len(space.shape) in (2, 3)
+        and (len(space.shape) == 2 or space.shape[2] in (1, 3, 4))
+    )
+
+
+def expected_state_count(env: gym.Env) -> int | None:
+    """How many state keys the default key function can produce, where that is known."""
+    base = env.unwrapped
+    if hasattr(base, "agent_pos") and hasattr(base, "width") and hasattr(base, "height"):
+        return (base.width - 2) * (base.height - 2) * 4
+    if isinstance(env.observation_space, gym.spaces.Discrete):
+        return int(env.observation_space.n)
+    return None
+
+
+class MemoryWrapper(
+    gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
+):
+    """Store the screen of every state the agent visits in a :class:`ShortTermMemory`.
+
+    After ``reset`` and after every ``step`` the wrapper takes the frame of the state the agent
+    is now in (``env.render()``, or the observation when it is an image) and adds it under that
+    state's key. The key is also put in ``info["state_key"]``. The terminal step's frame is
+    stored too, before any autoreset. Calling ``render()`` after a step returns the frame
+    already taken, so the env is rendered once per step.
+
+    Default keys: MiniGrid envs -> ``(x, y, direction)``; ``Discrete`` observations -> the
+    observation. Other envs need ``key_fn(env, obs, info) -> hashable``.
+
+    Gymnasium 1.x wrappers do not forward attributes: reach the memory of a re-wrapped env
+    with ``env.get_wrapper_attr("memory")``.
+
+    Args:
+        env: the environment to wrap.
+        capacity: frames kept per state (default 500) when the wrapper makes its own memory.
+        key_fn: ``key_fn(env, obs, info)`` naming the state the agent is in.
+        memory: a memory to write into (e.g. one shared by several envs); give either this
+            or ``capacity``.
+        frame: ``"render"``, ``"observation"``, or ``"auto"`` (render when the env's
+            ``render_mode`` is ``"rgb_array"``, else an image observation).
+
+    Example:
+        >>> import gymnasium as gym, minigrid
+        >>> env = MemoryWrapper(gym.make("MiniGrid-Empty-5x5-v0", render_mode="rgb_array",
+        ...                              tile_size=8), capacity=100)
+        >>> obs, info = env.reset(seed=0)
+        >>> info["state_key"]
+        (1, 1, 0)
+        >>> obs, reward, terminated, truncated, info = env.step(2)  # forward
+        >>> env.memory.counts()
+        {(1, 1, 0): 1, (2, 1, 0): 1}
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        capacity: int | None = None,
+        key_fn: KeyFn | None = None,
+        memory: ShortTermMemory | None = None,
+        frame: FrameSource = "auto",
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(
+            self, capacity=capacity, key_fn=key_fn, memory=memory, frame=frame
+        )
+        gym.Wrapper.__init__(self, env)
+        if memory is not None and capacity is not None and capacity != memory.capacity:
+            raise InvalidValueError(
+                f"capacity={capacity} conflicts with the given memory's capacity "
+                f"{memory.capacity}; pass only one of them"
+            )
+        if memory is not None and not isinstance(memory, ShortTermMemory):
+            raise InvalidValueError(f"memory must be a ShortTermMemory, got {type(memory)}")
+        self._use_render = self._choose_frame_source(env, frame)
+        if self._use_render:
+            # The wrapper needs screens, so it only supports the render mode that gives them.
+            self.metadata = {**env.metadata, "render_modes": ["rgb_array"]}
+        self._key_fn: KeyFn = key_fn if key_fn is not None else default_key_fn(env)
+        if not callable(self._key_fn):
+            raise InvalidValueError(f"key_fn must be callable, got {self._key_fn!r}")
+        self.memory: ShortTermMemory = (
+            memory if memory is not None else ShortTermMemory(capacity or _DEFAULT_CAPACITY)
+        )
+        self._expected_states = expected_state_count(env) if key_fn is None else None
+        self._frame: np.ndarray | None = None
+        self.last_key: Hashable | None = None
+
+    @staticmethod
+    def _choose_frame_source(env: gym.Env, frame: str) -> bool:
+        if frame not in ("auto", "render", "observation"):
+            raise InvalidValueError(
+                f"frame must be 'auto', 'render' or 'observation', got {frame!r}"
+            )
+        renders = env.render_mode == "rgb_array"
+        if frame == "render" or (frame == "auto" and renders):
+            if not renders:
+                raise EnvCompatibilityError(
+                    f"MemoryWrapper(frame='render') needs an env made with "
+                    f"render_mode='rgb_array', got render_mode={env.render_mode!r}; e.g. "
+                    "gym.make(env_id, render_mode='rgb_array')"
+                )
+            return True
+        if _is_image_space(env.observation_space):
+            return False
+        raise EnvCompatibilityError(
+            f"MemoryWrapper needs screens: make the env with render_mode='rgb_array' (got "
+            f"{env.render_mode!r}), or use an env whose observation is a uint8 image (got "
+            f"{env.observation_space})"
+        )
+
+    def _remember(self, obs: Any, info: dict[str, Any]) -> None:
+        frame = self.env.render() if self._use_render else obs
+        key = self._key_fn(self.env, obs, info)
+        if self.memory.frame_shape is None and self._expected_states is not None:
+            self.memory.check_fits(self._expected_states, np.shape(frame))
+        self.memory.add(key, frame)
+        self._frame = frame
+        self.last_key = key
+        info["state_key"] = key
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset the env and store the first state's frame."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._remember(obs, info)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step the env and store the new state's frame (also on the terminal step)."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._remember(obs, info)
+        return obs, reward, terminated, truncated, info
+
+    def render(self) -> Any:
+        """The frame taken at the last step (rendered once), else the env's own render."""
+        if self._use_render and self._frame is not None:
+            return self._frame
+        return self.env.render()
+
+
+__all__ = ["MemoryWrapper", "expected_state_count", "minigrid_key"]
