@@ -1,4 +1,4 @@
-"""One checked, versioned, pickle-free container for every file man_rl writes.
+r"""One checked, versioned, pickle-free container for every file man_rl writes.
 
 Layout (all integers little-endian)::
 
@@ -110,7 +110,7 @@ def write_bundle(
             put(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)))
             put(header)
             written = 0
-            for entry, array in zip(entries, arrays.values()):
+            for entry, array in zip(entries, arrays.values(), strict=True):
                 if entry["offset"] > written:
                     put(b"\0" * (entry["offset"] - written))
                     written = entry["offset"]

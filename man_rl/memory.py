@@ -28,6 +28,7 @@ from man_rl.keys import decode_key, encode_key, normalize_key
 Eviction = Literal["fifo", "reservoir"]
 _FILE_KIND = "short_term_memory"
 _EVICTIONS = ("fifo", "reservoir")
+_FIRST_ROW = 16  # frames a key's row holds before it first grows
 
 
 class Batch(NamedTuple):
@@ -56,19 +57,17 @@ def _check_capacity(capacity: Any) -> int:
     if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
         raise InvalidTypeError(f"capacity must be an int, got {capacity!r}")
     if capacity < 1:
-        raise InvalidValueError(
-            f"capacity must be >= 1 (frames kept per state), got {capacity}"
-        )
+        raise InvalidValueError(f"capacity must be >= 1 (frames kept per state), got {capacity}")
     return int(capacity)
 
 
 class ShortTermMemory:
     """One bounded FIFO queue of uint8 frames per state key, sampled class-balanced.
 
-    Frames live in one preallocated contiguous ``uint8`` array of shape
-    ``(key_slots, capacity, *frame_shape)``; each key owns one row used as a ring buffer, so a
-    batch is gathered with a single index operation and memory use stays at the frames' bytes
-    (pages of a row are only committed when written).
+    Frames live in one contiguous ``uint8`` array of shape ``(key_slots, row_length,
+    *frame_shape)``; each key owns one row used as a ring buffer, so a batch is gathered with a
+    single index operation. Rows grow geometrically up to ``capacity`` and pages are only
+    committed when written, so memory use stays at the bytes of the frames held.
 
     Args:
         capacity: frames kept per key (>= 1). A full queue drops its oldest frame (``"fifo"``).
@@ -110,7 +109,7 @@ class ShortTermMemory:
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
         self._frame_shape: tuple[int, ...] | None = None
-        self._store = np.zeros((0, self.capacity), dtype=np.uint8)
+        self._store = np.zeros((0, 0), dtype=np.uint8)
         self._sizes = np.zeros(0, dtype=np.int64)
         self._seen = np.zeros(0, dtype=np.int64)
         if frame_shape is not None:
@@ -157,11 +156,13 @@ class ShortTermMemory:
 
     def counts(self) -> dict[Hashable, int]:
         """Frames held per key, in key order."""
-        return {key: int(n) for key, n in zip(self._keys, self._sizes)}
+        return {
+            key: int(n) for key, n in zip(self._keys, self._sizes[: self.num_keys], strict=True)
+        }
 
     def seen(self) -> dict[Hashable, int]:
         """Frames ever added per key (held or evicted), in key order."""
-        return {key: int(n) for key, n in zip(self._keys, self._seen)}
+        return {key: int(n) for key, n in zip(self._keys, self._seen[: self.num_keys], strict=True)}
 
     def index_of(self, key: Hashable) -> int:
         """Class index of ``key``; :class:`UnknownKeyError` when the memory never saw it."""
@@ -198,6 +199,8 @@ class ShortTermMemory:
             if position >= self.capacity:
                 self._seen[slot] = seen + 1
                 return
+        if position >= self._store.shape[1]:
+            self._grow_rows(position + 1)
         self._store[slot, position] = frame
         self._seen[slot] = seen + 1
         if seen < self.capacity:
@@ -210,18 +213,14 @@ class ShortTermMemory:
 
     def _check_frame(self, frame: Any) -> None:
         if not isinstance(frame, np.ndarray):
-            raise InvalidTypeError(
-                f"frame must be a numpy uint8 array, got {type(frame).__name__}"
-            )
+            raise InvalidTypeError(f"frame must be a numpy uint8 array, got {type(frame).__name__}")
         if frame.dtype != np.uint8:
             raise InvalidTypeError(
                 f"frame must have dtype uint8 (0-255 pixels), got {frame.dtype}; convert "
                 "images in [0, 1] with (frame * 255).astype(np.uint8)"
             )
         if frame.ndim not in (2, 3):
-            raise InvalidValueError(
-                f"frame must be (H, W) or (H, W, C), got shape {frame.shape}"
-            )
+            raise InvalidValueError(f"frame must be (H, W) or (H, W, C), got shape {frame.shape}")
         if self._frame_shape is None:
             self._set_frame_shape(frame.shape)
         elif frame.shape != self._frame_shape:
@@ -235,7 +234,7 @@ class ShortTermMemory:
         if len(shape) not in (2, 3) or min(shape) < 1:
             raise InvalidValueError(f"frame_shape must be (H, W) or (H, W, C), got {shape}")
         self._frame_shape = shape
-        self._store = np.zeros((0, self.capacity, *shape), dtype=np.uint8)
+        self._store = np.zeros((0, min(self.capacity, _FIRST_ROW), *shape), dtype=np.uint8)
 
     def _new_key(self, key: Hashable) -> int:
         key = normalize_key(key)
@@ -243,20 +242,26 @@ class ShortTermMemory:
             return self._index[key]
         slot = len(self._keys)
         if slot == self._store.shape[0]:
-            self._grow(max(4, 2 * slot))
+            self._grow(max(4, 2 * slot), self._store.shape[1])
         self._keys.append(key)
         self._index[key] = slot
         return slot
 
-    def _grow(self, slots: int) -> None:
-        # np.zeros gets lazily committed pages: untouched parts of a row cost no RAM, and only
-        # the filled part of each row is copied so the rest stays uncommitted.
-        store = np.zeros((slots, *self._store.shape[1:]), dtype=np.uint8)
+    def _grow(self, slots: int, row_length: int) -> None:
+        # Rows (one per key) and their length grow geometrically up to `capacity`, so a huge
+        # capacity costs nothing up front. np.zeros gets lazily committed pages and only the
+        # filled part of each row is copied, so unwritten parts of a row cost no RAM.
+        store = np.zeros((slots, row_length, *self._store.shape[2:]), dtype=np.uint8)
         for slot, size in enumerate(self._sizes):
             store[slot, :size] = self._store[slot, :size]
         self._store = store
         self._sizes = np.concatenate([self._sizes, np.zeros(slots - len(self._sizes), np.int64)])
         self._seen = np.concatenate([self._seen, np.zeros(slots - len(self._seen), np.int64)])
+
+    def _grow_rows(self, needed: int) -> None:
+        if needed > self._store.shape[1]:
+            length = min(self.capacity, max(needed, 2 * self._store.shape[1]))
+            self._grow(self._store.shape[0], length)
 
     def check_fits(self, expected_keys: int, frame_shape: tuple[int, ...]) -> bool:
         """Warn (``ResourceWarning``) when the worst case would not fit in free RAM.
@@ -355,8 +360,7 @@ class ShortTermMemory:
             raise InvalidTypeError(f"can only merge a ShortTermMemory, got {type(other)}")
         if other.frame_shape is not None and self._frame_shape not in (None, other.frame_shape):
             raise InvalidValueError(
-                f"cannot merge memories of frame shapes {self._frame_shape} and "
-                f"{other.frame_shape}"
+                f"cannot merge memories of frame shapes {self._frame_shape} and {other.frame_shape}"
             )
         for key in other.keys:
             queue = other.queue(key)
@@ -385,6 +389,7 @@ class ShortTermMemory:
         )
         keep = min(self.capacity, len(pool))
         chosen = self._rng.choice(len(pool), size=keep, replace=False, p=weights / weights.sum())
+        self._grow_rows(keep)
         self._store[slot, :keep] = pool[np.sort(chosen)]
         self._sizes[slot] = keep
         self._seen[slot] = total
@@ -435,9 +440,9 @@ class ShortTermMemory:
             if not consistent:
                 raise ValueError("keys, sizes and frames disagree")
             if keys:
-                memory._grow(len(keys))
+                memory._grow(len(keys), max(1, int(sizes.max())))
             start = 0
-            for slot, (key, size) in enumerate(zip(keys, sizes)):
+            for slot, (key, size) in enumerate(zip(keys, sizes, strict=True)):
                 memory._keys.append(normalize_key(key))
                 memory._index[memory._keys[-1]] = slot
                 memory._store[slot, :size] = frames[start : start + size]

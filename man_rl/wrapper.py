@@ -1,4 +1,4 @@
-"""``MemoryWrapper``: a Gymnasium wrapper that writes every state's screen to a short-term memory."""
+"""``MemoryWrapper``: a Gymnasium wrapper writing every state's screen to a short-term memory."""
 
 from __future__ import annotations
 
@@ -35,9 +35,7 @@ def expected_state_count(env: gym.Env) -> int | None:
     return None
 
 
-class MemoryWrapper(
-    gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
-):
+class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Store the screen of every state the agent visits in a :class:`ShortTermMemory`.
 
     After ``reset`` and after every ``step`` the wrapper takes the frame of the state the agent

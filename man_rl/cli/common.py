@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 
 def positive_int(text: str) -> int:
@@ -58,3 +59,57 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the block runs (a save), then act on them.
+
+    A second Ctrl-C during the final save must not throw away what was gathered.
+    """
+    caught: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def make_env(env_id: str, *, tile_size: int | None = None) -> Any:
+    """``gym.make(env_id, render_mode="rgb_array")`` with our envs registered.
+
+    ``tile_size`` is passed to MiniGrid envs only (pixels per grid cell).
+    """
+    import gymnasium as gym
+
+    from man_rl.envs import register_envs
+    from man_rl.errors import InvalidValueError
+
+    register_envs()
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error as err:
+        raise InvalidValueError(
+            f"unknown environment id {env_id!r} ({err}); e.g. MiniGrid-Empty-5x5-v0"
+        ) from None
+    kwargs: dict[str, Any] = {"render_mode": "rgb_array"}
+    if tile_size is not None and "minigrid" in str(spec.entry_point).lower():
+        kwargs["tile_size"] = tile_size
+    return gym.make(env_id, **kwargs)
+
+
+def known_states(env: Any) -> list | None:
+    """Every state key of ``env`` the env adapters know (MiniGrid Empty-like), else ``None``."""
+    from man_rl.envs import reachable_states
+
+    try:
+        return list(reachable_states(env))
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        return None

@@ -1,0 +1,335 @@
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from man_rl import ShortTermMemory
+from man_rl.errors import (
+    CorruptFileError,
+    EmptyMemoryError,
+    InvalidTypeError,
+    InvalidValueError,
+    ManRLError,
+    UnknownKeyError,
+)
+
+
+def frame(value: int, shape=(4, 5, 3)) -> np.ndarray:
+    return np.full(shape, value, dtype=np.uint8)
+
+
+def filled(capacity=3, eviction="fifo", keys=("a", "b"), per_key=5, seed=0):
+    stm = ShortTermMemory(capacity, eviction=eviction, seed=seed)
+    value = 0
+    for _ in range(per_key):
+        for key in keys:
+            stm.add(key, frame(value))
+            value += 1
+    return stm
+
+
+class TestConstruction:
+    @pytest.mark.parametrize("capacity", [0, -3])
+    def test_capacity_below_one_is_value_error(self, capacity):
+        with pytest.raises(ValueError, match="capacity must be >= 1"):
+            ShortTermMemory(capacity)
+
+    def test_capacity_must_be_int(self):
+        with pytest.raises(TypeError, match="capacity must be an int"):
+            ShortTermMemory(2.5)
+
+    def test_unknown_eviction(self):
+        with pytest.raises(InvalidValueError, match="eviction must be one of"):
+            ShortTermMemory(3, eviction="lifo")
+
+    def test_warns_when_worst_case_exceeds_free_ram(self):
+        with pytest.warns(ResourceWarning, match="GiB"):
+            ShortTermMemory(10**6, frame_shape=(256, 256, 3), expected_keys=10**4)
+
+    def test_no_warning_when_it_fits(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ShortTermMemory(10, frame_shape=(8, 8, 3), expected_keys=10)
+
+
+class TestAdd:
+    def test_fifo_drops_oldest_and_keeps_order(self):
+        stm = ShortTermMemory(3)
+        for v in range(7):
+            stm.add("k", frame(v))
+        assert stm.queue("k")[:, 0, 0, 0].tolist() == [4, 5, 6]
+        assert stm.counts() == {"k": 3}
+        assert stm.seen() == {"k": 7}
+        assert len(stm) == 3
+
+    def test_add_copies_the_frame(self):
+        stm = ShortTermMemory(2)
+        f = frame(1)
+        stm.add("k", f)
+        f[:] = 99
+        assert stm.queue("k")[0, 0, 0, 0] == 1
+
+    def test_keys_in_first_seen_order(self):
+        stm = ShortTermMemory(2)
+        for key in ["z", (1, 2), 3, "z", "a"]:
+            stm.add(key, frame(0))
+        assert stm.keys == ["z", (1, 2), 3, "a"]
+
+    def test_numpy_scalar_keys_are_python_keys(self):
+        stm = ShortTermMemory(2)
+        stm.add(np.int64(3), frame(0))
+        stm.add(3, frame(1))
+        stm.add((np.int64(1), np.int32(2)), frame(2))
+        assert stm.keys == [3, (1, 2)]
+        assert type(stm.keys[0]) is int
+        assert stm.counts() == {3: 2, (1, 2): 1}
+
+    def test_grey_frames(self):
+        stm = ShortTermMemory(2)
+        stm.add(0, np.zeros((7, 9), np.uint8))
+        assert stm.frame_shape == (7, 9)
+        assert stm.sample(3).frames.shape == (3, 7, 9)
+
+    def test_different_shape_names_both_shapes(self):
+        stm = ShortTermMemory(2)
+        stm.add("a", frame(0, (4, 5, 3)))
+        with pytest.raises(ValueError, match=r"\(4, 6, 3\).*\(4, 5, 3\)"):
+            stm.add("a", frame(0, (4, 6, 3)))
+
+    def test_wrong_dtype_is_type_error(self):
+        stm = ShortTermMemory(2)
+        with pytest.raises(TypeError, match="uint8"):
+            stm.add("a", np.zeros((4, 4, 3), np.float32))
+
+    def test_not_an_array_is_type_error(self):
+        with pytest.raises(InvalidTypeError, match="numpy uint8 array"):
+            ShortTermMemory(2).add("a", [[0, 1]])
+
+    def test_wrong_ndim_is_value_error(self):
+        with pytest.raises(InvalidValueError, match=r"\(H, W\) or \(H, W, C\)"):
+            ShortTermMemory(2).add("a", np.zeros(5, np.uint8))
+
+    def test_unhashable_key_is_type_error_saying_hashable(self):
+        stm = ShortTermMemory(2)
+        with pytest.raises(TypeError, match="must be hashable"):
+            stm.add(["list", "key"], frame(0))
+        assert len(stm) == 0
+
+    def test_unsaveable_key_is_refused_at_add(self):
+        with pytest.raises(InvalidTypeError, match="cannot be saved"):
+            ShortTermMemory(2).add(frozenset({1}), frame(0))
+
+    def test_bad_frame_does_not_create_key(self):
+        stm = ShortTermMemory(2)
+        stm.add("a", frame(0))
+        with pytest.raises(ValueError):
+            stm.add("b", frame(0, (2, 2, 3)))
+        assert stm.keys == ["a"]
+
+    def test_errors_belong_to_the_family(self):
+        with pytest.raises(ManRLError):
+            ShortTermMemory(0)
+
+
+class TestReservoir:
+    def test_keeps_capacity_and_counts_seen(self):
+        stm = ShortTermMemory(4, eviction="reservoir", seed=0)
+        for v in range(100):
+            stm.add("k", frame(v % 256))
+        assert stm.counts() == {"k": 4}
+        assert stm.seen() == {"k": 100}
+
+    def test_uniform_over_history(self):
+        # Each of 20 items should be kept with probability capacity / n = 5 / 20.
+        kept = np.zeros(20)
+        for seed in range(400):
+            stm = ShortTermMemory(5, eviction="reservoir", seed=seed)
+            for v in range(20):
+                stm.add("k", frame(v))
+            kept[stm.queue("k")[:, 0, 0, 0]] += 1
+        share = kept / 400
+        assert np.all(np.abs(share - 0.25) < 0.09), share
+        # FIFO would keep only the last five.
+        assert share[:10].sum() > 1.5
+
+
+class TestSample:
+    def test_shapes_and_dtypes(self):
+        stm = filled()
+        frames, labels = stm.sample(16, rng=np.random.default_rng(0))
+        assert frames.shape == (16, 4, 5, 3) and frames.dtype == np.uint8
+        assert labels.shape == (16,) and labels.dtype == np.int64
+
+    def test_labels_index_keys_and_frames_match(self):
+        stm = ShortTermMemory(10)
+        for key in range(5):
+            for _ in range(3):
+                stm.add(f"s{key}", frame(key * 10))
+        frames, labels = stm.sample(200, rng=np.random.default_rng(1))
+        for f, label in zip(frames, labels, strict=True):
+            assert f[0, 0, 0] == int(stm.keys[label][1:]) * 10
+
+    def test_balanced_is_uniform_over_keys_despite_imbalance(self):
+        stm = ShortTermMemory(1000)
+        for _ in range(900):
+            stm.add("common", frame(1))
+        for _ in range(10):
+            stm.add("rare", frame(2))
+        _, labels = stm.sample(20000, rng=np.random.default_rng(0))
+        share = np.bincount(labels, minlength=2) / 20000
+        assert abs(share[1] - 0.5) < 0.02
+
+    def test_plain_sampling_follows_frame_counts(self):
+        stm = ShortTermMemory(1000)
+        for _ in range(900):
+            stm.add("common", frame(1))
+        for _ in range(100):
+            stm.add("rare", frame(2))
+        frames, labels = stm.sample(20000, balanced=False, rng=np.random.default_rng(0))
+        share = np.bincount(labels, minlength=2) / 20000
+        assert abs(share[1] - 0.1) < 0.01
+        assert np.all(frames[labels == 1, 0, 0, 0] == 2)
+
+    def test_same_rng_same_batch(self):
+        stm = filled()
+        a = stm.sample(32, rng=np.random.default_rng(5))
+        b = stm.sample(32, rng=np.random.default_rng(5))
+        assert np.array_equal(a.frames, b.frames) and np.array_equal(a.labels, b.labels)
+
+    def test_seeded_memory_samples_reproducibly(self):
+        a = filled(seed=3).sample(32)
+        b = filled(seed=3).sample(32)
+        assert np.array_equal(a.labels, b.labels)
+
+    def test_empty_memory(self):
+        with pytest.raises(EmptyMemoryError, match="empty"):
+            ShortTermMemory(3).sample(4)
+
+    @pytest.mark.parametrize("batch", [0, -1])
+    def test_batch_size_below_one(self, batch):
+        with pytest.raises(ValueError, match="batch_size must be >= 1"):
+            filled().sample(batch)
+
+    def test_all_frames(self):
+        stm = filled(capacity=2, keys=("a", "b"), per_key=3)
+        frames, labels = stm.all_frames()
+        assert labels.tolist() == [0, 0, 1, 1]
+        assert frames[:, 0, 0, 0].tolist() == [2, 4, 3, 5]
+
+
+class TestQueries:
+    def test_unknown_key(self):
+        stm = filled()
+        with pytest.raises(KeyError, match="not in this memory") as info:
+            stm.queue("nope")
+        assert isinstance(info.value, UnknownKeyError)
+        assert "'nope'" in str(info.value)
+
+    def test_contains_and_repr(self):
+        stm = filled()
+        assert "a" in stm and "c" not in stm and ["x"] not in stm
+        assert "keys=2" in repr(stm)
+
+    def test_nbytes_is_raw_frame_bytes(self):
+        stm = filled(capacity=3)
+        assert stm.nbytes == 6 * 4 * 5 * 3
+
+    def test_footprint_close_to_raw_bytes_when_full(self):
+        stm = ShortTermMemory(50)
+        for key in range(40):
+            for _ in range(50):
+                stm.add(key, frame(key))
+        assert stm._store[: stm.num_keys].nbytes <= 1.05 * stm.nbytes
+
+
+class TestMerge:
+    def test_merge_is_adding_in_order(self):
+        a, b = filled(capacity=3), ShortTermMemory(3)
+        for v in range(4):
+            b.add("b", frame(100 + v))
+            b.add("new", frame(200 + v))
+        expected = a.copy()
+        for key in b.keys:
+            for f in b.queue(key):
+                expected.add(key, f)
+        a.merge(b)
+        assert a.keys == ["a", "b", "new"]
+        for key in a.keys:
+            assert np.array_equal(a.queue(key), expected.queue(key))
+        assert a.queue("b")[:, 0, 0, 0].tolist() == [101, 102, 103]
+
+    def test_merge_returns_self_and_leaves_other(self):
+        a, b = filled(), filled()
+        before = b.counts()
+        assert a.merge(b) is a
+        assert b.counts() == before
+
+    def test_merge_refuses_other_shapes(self):
+        a = filled()
+        b = ShortTermMemory(3)
+        b.add("a", frame(0, (2, 2)))
+        with pytest.raises(InvalidValueError, match="frame shapes"):
+            a.merge(b)
+
+    def test_merge_refuses_non_memory(self):
+        with pytest.raises(InvalidTypeError):
+            filled().merge({"a": 1})
+
+    def test_reservoir_merge_keeps_capacity_and_weights(self):
+        a = ShortTermMemory(10, eviction="reservoir", seed=0)
+        b = ShortTermMemory(10, eviction="reservoir", seed=1)
+        for _ in range(90):
+            a.add("k", frame(1))
+        for _ in range(10):
+            b.add("k", frame(2))
+        a.merge(b)
+        assert a.counts() == {"k": 10} and a.seen() == {"k": 100}
+        assert (a.queue("k")[:, 0, 0, 0] == 1).sum() >= 5
+
+
+class TestFiles:
+    @pytest.mark.parametrize("eviction", ["fifo", "reservoir"])
+    def test_round_trip(self, tmp_path, eviction):
+        stm = ShortTermMemory(3, eviction=eviction, seed=0)
+        keys = [0, "s", (1, 2, 3), ("x", (4, 5)), -7, 2.5, None, True]
+        for i in range(40):
+            stm.add(keys[i % len(keys)], frame(i))
+        stm.save(tmp_path / "m.manrl")
+        loaded = ShortTermMemory.load(tmp_path / "m.manrl")
+        assert loaded.keys == stm.keys
+        assert [type(k) for k in loaded.keys] == [type(k) for k in stm.keys]
+        assert loaded.counts() == stm.counts() and loaded.seen() == stm.seen()
+        assert loaded.capacity == 3 and loaded.eviction == eviction
+        for key in stm.keys:
+            assert np.array_equal(loaded.queue(key), stm.queue(key))
+
+    def test_loaded_fifo_continues_like_the_original(self, tmp_path):
+        stm = filled(capacity=3, per_key=5)
+        stm.save(tmp_path / "m.manrl")
+        loaded = ShortTermMemory.load(tmp_path / "m.manrl")
+        for m in (stm, loaded):
+            m.add("a", frame(77))
+        assert np.array_equal(loaded.queue("a"), stm.queue("a"))
+        assert np.array_equal(loaded.sample(20).labels, stm.sample(20).labels)
+
+    def test_empty_round_trip(self, tmp_path):
+        ShortTermMemory(4).save(tmp_path / "e.manrl")
+        loaded = ShortTermMemory.load(tmp_path / "e.manrl")
+        assert len(loaded) == 0 and loaded.keys == []
+
+    def test_atomic_save_leaves_no_temp_files(self, tmp_path):
+        filled().save(tmp_path / "m.manrl")
+        filled(per_key=2).save(tmp_path / "m.manrl")
+        assert [p.name for p in tmp_path.iterdir()] == ["m.manrl"]
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="does not exist"):
+            ShortTermMemory.load(tmp_path / "nope.manrl")
+
+    def test_not_a_memory_file(self, tmp_path):
+        path = tmp_path / "x.npz"
+        np.savez(path, a=np.zeros(3))
+        with pytest.raises(CorruptFileError, match=r"x\.npz"):
+            ShortTermMemory.load(path)
