@@ -101,6 +101,7 @@ def write_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp_name, _file_mode(path))
         with os.fdopen(fd, "wb") as handle:
 
             def put(data: bytes | memoryview) -> None:
@@ -128,6 +129,16 @@ def write_bundle(
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
+
+
+def _file_mode(path: Path) -> int:
+    """The mode the file would get from ``open()``: the old file's, else 0o666 minus umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_folder(folder: Path) -> None:
