@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from man_rl.errors import EnvCompatibilityError, InvalidValueError
-from man_rl.keys import KeyFn, default_key_fn, minigrid_key
+from man_rl.keys import KeyFn, default_key_fn
 from man_rl.memory import ShortTermMemory
 
 FrameSource = Literal["auto", "render", "observation"]
@@ -33,6 +33,56 @@ def expected_state_count(env: gym.Env) -> int | None:
     if isinstance(env.observation_space, gym.spaces.Discrete):
         return int(env.observation_space.n)
     return None
+
+
+class StateObserver:
+    """Reads the state key and the frame of the state an env is in (shared by the wrappers).
+
+    Checks the configuration once, at construction: the frame source (render or image
+    observation) and the key function (given, or the env's default).
+    """
+
+    def __init__(self, env: gym.Env, key_fn: KeyFn | None, frame: FrameSource) -> None:
+        self.env = env
+        self.use_render = self._choose_frame_source(env, frame)
+        self.key_fn: KeyFn = key_fn if key_fn is not None else default_key_fn(env)
+        if not callable(self.key_fn):
+            raise InvalidValueError(f"key_fn must be callable, got {self.key_fn!r}")
+        self.expected_states = expected_state_count(env) if key_fn is None else None
+
+    @staticmethod
+    def _choose_frame_source(env: gym.Env, frame: str) -> bool:
+        if frame not in ("auto", "render", "observation"):
+            raise InvalidValueError(
+                f"frame must be 'auto', 'render' or 'observation', got {frame!r}"
+            )
+        renders = env.render_mode == "rgb_array"
+        if frame == "render" or (frame == "auto" and renders):
+            if not renders:
+                raise EnvCompatibilityError(
+                    f"MemoryWrapper(frame='render') needs an env made with "
+                    f"render_mode='rgb_array', got render_mode={env.render_mode!r}; e.g. "
+                    "gym.make(env_id, render_mode='rgb_array')"
+                )
+            return True
+        if _is_image_space(env.observation_space):
+            return False
+        raise EnvCompatibilityError(
+            f"MemoryWrapper needs screens: make the env with render_mode='rgb_array' (got "
+            f"{env.render_mode!r}), or use an env whose observation is a uint8 image (got "
+            f"{env.observation_space})"
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """The env's metadata, restricted to the render mode that gives screens."""
+        if self.use_render:
+            return {**self.env.metadata, "render_modes": ["rgb_array"]}
+        return self.env.metadata
+
+    def observe(self, obs: Any, info: dict[str, Any]) -> tuple[Hashable, np.ndarray]:
+        """``(key, frame)`` of the state the env is in now."""
+        frame = self.env.render() if self.use_render else obs
+        return self.key_fn(self.env, obs, info), frame
 
 
 class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
@@ -90,48 +140,20 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
             )
         if memory is not None and not isinstance(memory, ShortTermMemory):
             raise InvalidValueError(f"memory must be a ShortTermMemory, got {type(memory)}")
-        self._use_render = self._choose_frame_source(env, frame)
-        if self._use_render:
-            # The wrapper needs screens, so it only supports the render mode that gives them.
-            self.metadata = {**env.metadata, "render_modes": ["rgb_array"]}
-        self._key_fn: KeyFn = key_fn if key_fn is not None else default_key_fn(env)
-        if not callable(self._key_fn):
-            raise InvalidValueError(f"key_fn must be callable, got {self._key_fn!r}")
+        self._observer = StateObserver(env, key_fn, frame)
+        # The wrapper needs screens, so it only supports the render mode that gives them.
+        self.metadata = self._observer.metadata()
         self.memory: ShortTermMemory = (
             memory if memory is not None else ShortTermMemory(capacity or _DEFAULT_CAPACITY)
         )
-        self._expected_states = expected_state_count(env) if key_fn is None else None
         self._frame: np.ndarray | None = None
         self.last_key: Hashable | None = None
 
-    @staticmethod
-    def _choose_frame_source(env: gym.Env, frame: str) -> bool:
-        if frame not in ("auto", "render", "observation"):
-            raise InvalidValueError(
-                f"frame must be 'auto', 'render' or 'observation', got {frame!r}"
-            )
-        renders = env.render_mode == "rgb_array"
-        if frame == "render" or (frame == "auto" and renders):
-            if not renders:
-                raise EnvCompatibilityError(
-                    f"MemoryWrapper(frame='render') needs an env made with "
-                    f"render_mode='rgb_array', got render_mode={env.render_mode!r}; e.g. "
-                    "gym.make(env_id, render_mode='rgb_array')"
-                )
-            return True
-        if _is_image_space(env.observation_space):
-            return False
-        raise EnvCompatibilityError(
-            f"MemoryWrapper needs screens: make the env with render_mode='rgb_array' (got "
-            f"{env.render_mode!r}), or use an env whose observation is a uint8 image (got "
-            f"{env.observation_space})"
-        )
-
     def _remember(self, obs: Any, info: dict[str, Any]) -> None:
-        frame = self.env.render() if self._use_render else obs
-        key = self._key_fn(self.env, obs, info)
-        if self.memory.frame_shape is None and self._expected_states is not None:
-            self.memory.check_fits(self._expected_states, np.shape(frame))
+        key, frame = self._observer.observe(obs, info)
+        expected = self._observer.expected_states
+        if self.memory.frame_shape is None and expected is not None:
+            self.memory.check_fits(expected, np.shape(frame))
         self.memory.add(key, frame)
         self._frame = frame
         self.last_key = key
@@ -153,9 +175,9 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
 
     def render(self) -> Any:
         """The frame taken at the last step (rendered once), else the env's own render."""
-        if self._use_render and self._frame is not None:
+        if self._observer.use_render and self._frame is not None:
             return self._frame
         return self.env.render()
 
 
-__all__ = ["MemoryWrapper", "expected_state_count", "minigrid_key"]
+__all__ = ["FrameSource", "MemoryWrapper", "StateObserver", "expected_state_count"]
