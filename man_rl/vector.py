@@ -199,13 +199,18 @@ def collect_vector(
     steps: int,
     *,
     seed: int | None = None,
+    progress: bool = False,
 ) -> int:
     """Step ``env`` until ``steps`` sub-env steps in all were taken; returns the steps taken.
 
     ``policy(obs, infos) -> actions`` acts for the whole batch; ``None`` samples the action
-    space. Stops early, without raising, on Ctrl-C (``KeyboardInterrupt``).
+    space. Stops early, without raising, on Ctrl-C (``KeyboardInterrupt``); the caller can
+    tell from the count returned.
     """
+    from tqdm.auto import tqdm
+
     taken = 0
+    bar = tqdm(total=steps, disable=not progress, unit="step", desc="collect")
     try:
         seeds = None if seed is None else [seed + i for i in range(env.num_envs)]
         obs, infos = env.reset(seed=seeds)
@@ -215,8 +220,11 @@ def collect_vector(
             actions = env.action_space.sample() if policy is None else policy(obs, infos)
             obs, _, _, _, infos = env.step(actions)
             taken += env.num_envs
+            bar.update(env.num_envs)
     except KeyboardInterrupt:
         pass
+    finally:
+        bar.close()
     return taken
 
 

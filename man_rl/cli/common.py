@@ -82,10 +82,10 @@ def signals_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def make_env(env_id: str, *, tile_size: int | None = None) -> Any:
-    """``gym.make(env_id, render_mode="rgb_array")`` with our envs registered.
+def env_kwargs(env_id: str, *, tile_size: int | None = None) -> dict[str, Any]:
+    """``gym.make`` keywords for ``env_id``: rgb_array rendering, ``tile_size`` for MiniGrid.
 
-    ``tile_size`` is passed to MiniGrid envs only (pixels per grid cell).
+    Registers our envs first; an unknown id is an :class:`InvalidValueError`.
     """
     import gymnasium as gym
 
@@ -102,7 +102,17 @@ def make_env(env_id: str, *, tile_size: int | None = None) -> Any:
     kwargs: dict[str, Any] = {"render_mode": "rgb_array"}
     if tile_size is not None and "minigrid" in str(spec.entry_point).lower():
         kwargs["tile_size"] = tile_size
-    return gym.make(env_id, **kwargs)
+    return kwargs
+
+
+def make_env(env_id: str, *, tile_size: int | None = None) -> Any:
+    """``gym.make(env_id, render_mode="rgb_array")`` with our envs registered.
+
+    ``tile_size`` is passed to MiniGrid envs only (pixels per grid cell).
+    """
+    import gymnasium as gym
+
+    return gym.make(env_id, **env_kwargs(env_id, tile_size=tile_size))
 
 
 def known_states(env: Any) -> list | None:

@@ -1,0 +1,434 @@
+"""Picture grids: the recall grid (paper Figs 7-8), digit recall grids, real-vs-recalled pairs.
+
+All three draw a table of cells; a cell holds one or more panels side by side (the real screen,
+then recalled samples), or a hatched grey mark where there is no picture to show. Every cell is
+one ``Axes`` whose label is ``"cell {row} {col}"`` (``ax.get_label()``), so code and tests can
+find it; row labels are the y-labels of each band's first column, column labels the x-labels of
+each band's last row. Wide tables wrap into bands stacked top to bottom.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.layout import Layout
+from man_rl.plotting._common import as_frames, check_mapping, harmonise, layout_key
+
+NEVER_SEEN = "never seen"
+NOT_RECALLED = "not recalled"
+NO_REAL = "no real screen"
+_MARK_FACE = "#e4e4e4"
+_MARK_EDGE = "#9a9a9a"
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One thing in a cell: a frame, or the text of a mark, over ``span`` panel slots."""
+
+    start: int
+    span: int
+    content: np.ndarray | str
+    hatch: bool = True
+
+
+def recall_grid(
+    recalled: Mapping[Hashable, np.ndarray],
+    layout: Layout,
+    *,
+    real: Mapping[Hashable, np.ndarray] | None = None,
+    unseen: Iterable[Hashable] | Mapping[Hashable, str] = (),
+    samples: int = 1,
+    title: str | None = None,
+    cell_size: float | None = None,
+    max_cols: int | None = None,
+) -> Figure:
+    """The recall grid of the paper's Figures 7-8: one cell per state, placed by ``layout``.
+
+    Columns are the layout's columns (position), rows its rows (direction); column and row
+    labels and titles come from the layout. Each cell shows the recalled screen of its state;
+    with ``real``, the real screen is on its left (``real | recalled``). A state in ``unseen``
+    (the memory never saw it) is a hatched grey cell labelled "never seen" even when
+    ``recalled`` has a frame for it (such a frame is a guess, not a memory); a layout state with
+    no recalled frame is marked "not recalled". Grid cells holding no state stay blank.
+
+    Args:
+        recalled: ``key -> frame`` (``(H, W)`` grey or ``(H, W, C)`` colour, ``uint8``), or
+            ``key -> stack`` ``(n, H, W[, C])`` of recalled samples.
+        layout: where each key sits (``man_rl.envs`` builds MiniGrid / discrete layouts).
+        real: ``key -> real frame`` (or stack: its first frame is shown), drawn beside.
+        unseen: keys the memory never saw, or ``key -> label`` (e.g. ``"unreachable"``).
+        samples: recalled samples shown per cell, side by side (from stacks; default 1).
+        title: figure title.
+        cell_size: width of one screen in inches (default: from the grid's shape).
+        max_cols: columns per band before the grid wraps (default: about 20 screens wide).
+
+    Returns:
+        The figure (matplotlib object API; save it with :func:`save_figure`).
+    """
+    if not isinstance(layout, Layout):
+        raise InvalidTypeError(f"layout must be a man_rl Layout, got {type(layout).__name__}")
+    if not layout.cells:
+        raise InvalidValueError("the layout has no cells; build it from the keys to plot")
+    check_mapping(recalled, "recalled")
+    if not recalled:
+        raise InvalidValueError(
+            "recalled is empty: pass key -> recalled frame for at least one state"
+        )
+    _check_count(samples, "samples")
+    marks = _unseen_labels(unseen, layout)
+    stacks = {
+        layout_key(layout, k, "recalled"): as_frames(v, f"recalled[{k!r}]")
+        for k, v in recalled.items()
+    }
+    reals = {}
+    if real is not None:
+        check_mapping(real, "real")
+        reals = {
+            layout_key(layout, k, "real"): as_frames(v, f"real[{k!r}]")[:1] for k, v in real.items()
+        }
+    frames = harmonise([*stacks.values(), *reals.values()], "recalled and real")
+    stacks = dict(zip(stacks, frames[: len(stacks)], strict=True))
+    reals = dict(zip(reals, frames[len(stacks) :], strict=True))
+
+    first = 1 if real is not None else 0
+    rows, cols = layout.shape
+    cells: list[list[tuple[_Item, ...] | None]] = [[None] * cols for _ in range(rows)]
+    for key, (row, col) in layout.cells.items():
+        items: list[_Item] = []
+        if real is not None:
+            frame = reals.get(key)
+            items.append(
+                _Item(0, 1, frame[0]) if frame is not None else _Item(0, 1, NO_REAL, False)
+            )
+        stack = stacks.get(key)
+        if key in marks:
+            items.append(_Item(first, samples, marks[key]))
+        elif stack is None:
+            items.append(_Item(first, samples, NOT_RECALLED))
+        else:
+            items.extend(_Item(first + i, 1, f) for i, f in enumerate(stack[:samples]))
+        cells[row][col] = tuple(items)
+
+    shown = "recalled" if samples == 1 else f"{samples} recalled samples"
+    note = f"each cell: real (left) | {shown} (right)" if real is not None else None
+    slot_names = ("real", "recalled") if real is not None else None
+    return _draw_table(
+        cells,
+        frame_hw=frames[0].shape[1:3],
+        slots=first + samples,
+        row_labels=layout.row_labels,
+        col_labels=layout.col_labels,
+        row_title=layout.row_title,
+        col_title=layout.col_title,
+        title=title,
+        note=note,
+        slot_names=slot_names,
+        cell_size=cell_size,
+        max_cols=max_cols,
+    )
+
+
+def digit_grid(
+    frames: np.ndarray | Mapping[Hashable, np.ndarray],
+    *,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+    cell_size: float | None = None,
+    cmap: str = "gray",
+) -> Figure:
+    """Recalled samples per class: one row per class (e.g. 10 digits), one column per sample.
+
+    Args:
+        frames: ``[classes, n, H, W]`` or ``[classes, n, H, W, C]``, or ``label -> stack``
+            ``(n, H, W[, C])`` (stacks may differ in ``n``; short rows end blank).
+        class_names: row labels (default: the mapping's keys, or ``0 .. classes-1``).
+        title: figure title.
+        cell_size: width of one sample in inches (default: from the grid's shape).
+        cmap: colour map of grey frames (``"gray_r"`` draws ink dark on white, as
+            scikit-learn's digits are usually shown).
+    """
+    if isinstance(frames, Mapping):
+        if not frames:
+            raise InvalidValueError("frames is empty: pass label -> stack for at least one class")
+        names = [str(k) for k in frames]
+        stacks = [as_frames(v, f"frames[{k!r}]", stack=True) for k, v in frames.items()]
+    elif isinstance(frames, np.ndarray):
+        if frames.ndim not in (4, 5):
+            raise InvalidValueError(
+                f"frames has shape {frames.shape}; expected [classes, n, H, W] or "
+                "[classes, n, H, W, C] (or a mapping label -> stack)"
+            )
+        names = [str(i) for i in range(frames.shape[0])]
+        stacks = [as_frames(f, f"frames[{i}]", stack=True) for i, f in enumerate(frames)]
+        if not stacks:
+            raise InvalidValueError("frames holds no class (its first axis is 0)")
+    else:
+        raise InvalidTypeError(
+            f"frames must be a numpy array or a mapping, got {type(frames).__name__}"
+        )
+    names = _names(class_names, len(stacks), "class_names") or names
+    stacks = harmonise(stacks, "digit")
+    n = max(len(s) for s in stacks)
+    cells = [[(_Item(0, 1, s[j]),) if j < len(s) else None for j in range(n)] for s in stacks]
+    return _draw_table(
+        cells,
+        frame_hw=stacks[0].shape[1:3],
+        slots=1,
+        row_labels=tuple(names),
+        col_labels=tuple(str(j + 1) for j in range(n)),
+        row_title="class",
+        col_title="sample",
+        title=title,
+        cell_size=min(0.7, 11 / n) if cell_size is None else cell_size,
+        cmap=cmap,
+    )
+
+
+def side_by_side(
+    real: np.ndarray,
+    recalled: np.ndarray,
+    labels: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    cell_size: float | None = None,
+    max_cols: int = 12,
+) -> Figure:
+    """Real screens (top row) above their recalled counterparts (bottom row), pair by pair.
+
+    Args:
+        real: ``[N, H, W]`` or ``[N, H, W, C]`` real frames.
+        recalled: the recalled frames, same shape as ``real``.
+        labels: one label per pair (e.g. the state key; default ``0 .. N-1``).
+        title: figure title.
+        cell_size: width of one frame in inches (default: from the number of pairs).
+        max_cols: pairs per band before wrapping.
+    """
+    real_s = as_frames(real, "real", stack=True)
+    recalled_s = as_frames(recalled, "recalled", stack=True)
+    if len(real_s) != len(recalled_s):
+        raise InvalidValueError(
+            f"real has {len(real_s)} frames but recalled has {len(recalled_s)}; pass one "
+            "recalled frame per real frame"
+        )
+    real_s, recalled_s = harmonise([real_s, recalled_s], "real and recalled")
+    names = _names(labels, len(real_s), "labels") or [str(i) for i in range(len(real_s))]
+    cells = [[(_Item(0, 1, f),) for f in real_s], [(_Item(0, 1, f),) for f in recalled_s]]
+    return _draw_table(
+        cells,
+        frame_hw=real_s.shape[1:3],
+        slots=1,
+        row_labels=("real", "recalled"),
+        col_labels=tuple(names),
+        row_title="",
+        col_title="",
+        title=title,
+        cell_size=cell_size,
+        max_cols=max_cols,
+    )
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidTypeError(f"{what} must be an int, got {value!r}")
+    if value < 1:
+        raise InvalidValueError(f"{what} must be >= 1, got {value}")
+    return int(value)
+
+
+def _names(names: Sequence[str] | None, count: int, what: str) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise InvalidTypeError(f"{what} must be a list of strings, got {type(names).__name__}")
+    if len(names) != count:
+        raise InvalidValueError(f"{what} has {len(names)} entries for {count} rows/pairs")
+    return [str(n) for n in names]
+
+
+def _unseen_labels(
+    unseen: Iterable[Hashable] | Mapping[Hashable, str], layout: Layout
+) -> dict[Hashable, str]:
+    if isinstance(unseen, str | bytes):
+        raise InvalidTypeError("unseen must be an iterable of keys (a list), not a string")
+    if isinstance(unseen, Mapping):
+        return {layout_key(layout, k, "unseen"): str(v) for k, v in unseen.items()}
+    return {layout_key(layout, k, "unseen"): NEVER_SEEN for k in unseen}
+
+
+def _draw_table(
+    cells: list[list[tuple[_Item, ...] | None]],
+    *,
+    frame_hw: tuple[int, int],
+    slots: int,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    row_title: str,
+    col_title: str,
+    title: str | None = None,
+    note: str | None = None,
+    slot_names: Sequence[str] | None = None,
+    cell_size: float | None = None,
+    max_cols: int | None = None,
+    cmap: str = "gray",
+) -> Figure:
+    """Place one Axes per cell, in inches, and draw its items."""
+    rows, cols = len(cells), len(cells[0])
+    height, width = frame_hw
+    if max_cols is None:
+        max_cols = max(1, 20 // slots)
+    _check_count(max_cols, "max_cols")
+    bands = math.ceil(cols / max_cols)
+    per_band = math.ceil(cols / bands)
+    if cell_size is None:
+        cell_size = min(1.0, max(0.45, 16 / (per_band * slots)))
+    elif not cell_size > 0:
+        raise InvalidValueError(f"cell_size must be > 0 inches, got {cell_size}")
+
+    gap_px = max(1, round(width * 0.08))
+    span_px = slots * width + (slots - 1) * gap_px
+    panel_h = cell_size * height / width
+    cell_w = cell_size * span_px / width
+    font = 8.0 if cell_w >= 0.55 else 6.5
+    col_space = 0.16 if slots > 1 else 0.06
+    row_space = 0.06
+    label_h = font / 72 * 1.9
+    label_w = max((len(s) for s in row_labels), default=1) * font / 72 * 0.62
+    left = 0.15 + (0.3 if row_title else 0.0) + label_w + 0.08
+    top = 0.15 + (0.45 if title else 0.0) + (0.25 if note else 0.0) + (0.2 if slot_names else 0)
+    band_h = rows * panel_h + (rows - 1) * row_space
+    band_gap = label_h + 0.2
+    bottom = label_h + (0.35 if col_title else 0.1)
+    grid_w = per_band * cell_w + (per_band - 1) * col_space
+    fig_w = max(left + grid_w + 0.2, 4.0)
+    fig_h = top + bands * band_h + (bands - 1) * band_gap + bottom
+    fig = Figure(figsize=(fig_w, fig_h))
+
+    for row in range(rows):
+        for col in range(cols):
+            band, j = divmod(col, per_band)
+            x0 = left + j * (cell_w + col_space)
+            y0 = top + band * (band_h + band_gap) + row * (panel_h + row_space)
+            ax = fig.add_axes(
+                (x0 / fig_w, 1 - (y0 + panel_h) / fig_h, cell_w / fig_w, panel_h / fig_h),
+                label=f"cell {row} {col}",
+            )
+            ax.set_xlim(0, span_px)
+            ax.set_ylim(height, 0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if j == 0:
+                ax.set_ylabel(
+                    row_labels[row],
+                    rotation=0,
+                    ha="right",
+                    va="center",
+                    fontsize=font,
+                    labelpad=4,
+                )
+            if row == rows - 1:
+                ax.set_xlabel(col_labels[col], fontsize=font, labelpad=2)
+            if row == 0 and slot_names and cells[row][col] is not None:
+                for k, name in enumerate((slot_names[0], slot_names[1])):
+                    start = 0 if k == 0 else 1
+                    span = 1 if k == 0 else slots - 1
+                    ax.text(
+                        (start * (width + gap_px) + span * (width + gap_px) / 2 - gap_px / 2),
+                        -height * 0.04,
+                        name,
+                        ha="center",
+                        va="bottom",
+                        fontsize=font - 1.5,
+                        color="#555555",
+                    )
+            for item in cells[row][col] or ():
+                _draw_item(ax, item, width, height, gap_px, cell_size, font, cmap)
+
+    if title:
+        fig.suptitle(title, y=1 - 0.12 / fig_h, va="top", fontsize=11)
+    if note:
+        fig.text(
+            0.5,
+            1 - (0.15 + (0.45 if title else 0.0)) / fig_h,
+            note,
+            ha="center",
+            va="top",
+            fontsize=8.5,
+            color="#444444",
+        )
+    grid_mid = (top + (fig_h - top - bottom) / 2) / fig_h
+    if row_title:
+        fig.text(
+            0.12 / fig_w, 1 - grid_mid, row_title, rotation=90, ha="left", va="center", fontsize=9.5
+        )
+    if col_title:
+        fig.text(
+            (left + grid_w / 2) / fig_w,
+            0.08 / fig_h,
+            col_title,
+            ha="center",
+            va="bottom",
+            fontsize=9.5,
+        )
+    return fig
+
+
+def _draw_item(
+    ax: object,
+    item: _Item,
+    width: int,
+    height: int,
+    gap_px: int,
+    cell_size: float,
+    font: float,
+    cmap: str,
+) -> None:
+    x0 = item.start * (width + gap_px)
+    w = item.span * width + (item.span - 1) * gap_px
+    if isinstance(item.content, np.ndarray):
+        frame = item.content
+        grey = frame.ndim == 2
+        ax.imshow(  # type: ignore[attr-defined]
+            frame,
+            cmap=cmap if grey else None,
+            vmin=0,
+            vmax=255,
+            extent=(x0, x0 + width, height, 0),
+            interpolation="antialiased",
+            aspect="auto",
+        )
+        return
+    words = item.content.split()
+    longest = max((len(w) for w in words), default=1)
+    span_in = cell_size * w / width
+    size = min(font - 0.5, max(4.0, 0.85 * span_in * 72 / (0.6 * longest)))
+    ax.add_patch(  # type: ignore[attr-defined]
+        Rectangle(
+            (x0, 0),
+            w,
+            height,
+            facecolor=_MARK_FACE if item.hatch else "#f4f4f4",
+            edgecolor=_MARK_EDGE,
+            hatch="///" if item.hatch else None,
+            linewidth=0.6,
+        )
+    )
+    ax.text(  # type: ignore[attr-defined]
+        x0 + w / 2,
+        height / 2,
+        "\n".join(words),
+        ha="center",
+        va="center",
+        fontsize=size,
+        color="#333333",
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
+    )
