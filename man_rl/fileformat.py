@@ -13,6 +13,10 @@ A reader checks the magic, the version, the header and every declared shape agai
 file's size *before* allocating anything, then the checksum, and only then builds arrays.
 Only plain numeric dtypes are accepted, so nothing on the load path can run code.
 
+Files larger than RAM: :func:`write_bundle` takes an :class:`ArrayStream` (an array given as a
+sequence of pieces) in place of an array, and ``read_bundle(..., mmap=True)`` verifies the
+checksum by streaming and returns read-only :class:`numpy.memmap` views into the file.
+
 Example:
     >>> import numpy as np, tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.manrl"
@@ -29,13 +33,18 @@ import json
 import os
 import struct
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from man_rl.errors import CorruptFileError, InvalidTypeError, UnsupportedVersionError
+from man_rl.errors import (
+    CorruptFileError,
+    InvalidTypeError,
+    InvalidValueError,
+    UnsupportedVersionError,
+)
 
 MAGIC = b"\x93MANRL\r\n"
 FORMAT_VERSION = 1
@@ -58,25 +67,45 @@ class Bundle(NamedTuple):
     arrays: dict[str, np.ndarray]
 
 
+class ArrayStream(NamedTuple):
+    """An array that :func:`write_bundle` writes piece by piece, never whole in memory.
+
+    ``chunks`` yields arrays (views into a memory map, say) whose elements, one after the
+    other in C order, make up the array of ``shape`` and ``dtype``; the total must match.
+
+    Example:
+        >>> import numpy as np, tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.manrl"
+        >>> pieces = (np.full(2, i, np.uint8) for i in range(3))
+        >>> write_bundle(path, "example", {}, {"a": ArrayStream((3, 2), np.uint8, pieces)})
+        >>> read_bundle(path, "example").arrays["a"].tolist()
+        [[0, 0], [1, 1], [2, 2]]
+    """
+
+    shape: tuple[int, ...]
+    dtype: Any
+    chunks: Iterable[np.ndarray]
+
+
 def _aligned(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def _layout(arrays: Mapping[str, np.ndarray]) -> tuple[list[dict[str, Any]], int]:
+def _layout(arrays: Mapping[str, np.ndarray | ArrayStream]) -> tuple[list[dict[str, Any]], int]:
     entries = []
     offset = 0
     for name, array in arrays.items():
-        dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+        given = np.dtype(array.dtype)
+        dtype = given.newbyteorder("<") if given.byteorder == ">" else given
         if dtype.str not in _ALLOWED_DTYPES:
             raise InvalidTypeError(
-                f"array {name!r} has dtype {array.dtype}, which man_rl files cannot hold; "
+                f"array {name!r} has dtype {given}, which man_rl files cannot hold; "
                 "use a plain numeric dtype"
             )
+        shape = [int(d) for d in array.shape]
         offset = _aligned(offset)
-        entries.append(
-            {"name": name, "dtype": dtype.str, "shape": list(array.shape), "offset": offset}
-        )
-        offset += array.nbytes
+        entries.append({"name": name, "dtype": dtype.str, "shape": shape, "offset": offset})
+        offset += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     return entries, offset
 
 
@@ -84,12 +113,14 @@ def write_bundle(
     path: str | os.PathLike[str],
     kind: str,
     meta: Mapping[str, Any],
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, np.ndarray | ArrayStream],
 ) -> None:
     """Write ``meta`` (JSON-able) and ``arrays`` to ``path`` atomically.
 
     The data goes to a temporary file in the same folder, is flushed and fsynced, and only then
-    renamed over ``path``: a crash, a kill or a full disk leaves the old file whole.
+    renamed over ``path``: a crash, a kill or a full disk leaves the old file whole. Arrays are
+    written in chunks of 16 MiB; an :class:`ArrayStream` is consumed piece by piece, so an
+    array larger than RAM (in a memory map) is written without being copied into memory.
     """
     path = Path(path)
     entries, payload_len = _layout(arrays)
@@ -115,11 +146,23 @@ def write_bundle(
                 if entry["offset"] > written:
                     put(b"\0" * (entry["offset"] - written))
                     written = entry["offset"]
-                flat = np.ascontiguousarray(array, dtype=np.dtype(entry["dtype"])).reshape(-1)
-                view = memoryview(flat).cast("B")
-                for start in range(0, len(view), _CHUNK):
-                    put(view[start : start + _CHUNK])
-                written += len(view)
+                dtype = np.dtype(entry["dtype"])
+                pieces = array.chunks if isinstance(array, ArrayStream) else (array,)
+                for piece in pieces:
+                    flat = np.ascontiguousarray(piece, dtype=dtype).reshape(-1)
+                    view = memoryview(flat).cast("B")
+                    for start in range(0, len(view), _CHUNK):
+                        put(view[start : start + _CHUNK])
+                    written += len(view)
+                expected = entry["offset"] + int(np.prod(entry["shape"], dtype=np.int64)) * (
+                    dtype.itemsize
+                )
+                if written != expected:
+                    raise InvalidValueError(
+                        f"array {entry['name']!r} streamed {written - entry['offset']} bytes "
+                        f"but declares shape {tuple(entry['shape'])} ({expected - entry['offset']}"
+                        " bytes); nothing was written"
+                    )
             assert written == payload_len
             handle.write(digest.digest())
             handle.flush()
@@ -195,17 +238,33 @@ def read_bundle(
     kind: str,
     *,
     max_version: int = FORMAT_VERSION,
+    mmap: bool = False,
 ) -> Bundle:
     """Read and verify a file written by :func:`write_bundle` whose kind is ``kind``.
 
     Raises :class:`CorruptFileError` for anything damaged or of another kind, and
     :class:`UnsupportedVersionError` for a file of a newer format version.
+
+    With ``mmap=True`` the payload is not read into memory: the checksum is verified by
+    streaming the file in 16 MiB chunks, then the arrays are returned as read-only
+    :class:`numpy.memmap` views into it (the same file handle, so a file renamed over ``path``
+    meanwhile is not picked up). Their pages are file-backed and reclaimable, so a file larger
+    than RAM can be read. The views trust the file not to change while they are in use: the
+    file is verified once, and a file truncated under a live map faults (SIGBUS) on access.
+
+    Example:
+        >>> import numpy as np, tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.manrl"
+        >>> write_bundle(path, "example", {}, {"a": np.arange(4, dtype=np.uint8)})
+        >>> a = read_bundle(path, "example", mmap=True).arrays["a"]
+        >>> type(a).__name__, a.tolist(), a.flags.writeable
+        ('memmap', [0, 1, 2, 3], False)
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist (or is not a file)")
-    size = path.stat().st_size
     with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         prefix = handle.read(_PREFIX.size)
         if len(prefix) < _PREFIX.size:
             raise _corrupt(path, "shorter than a man_rl header")
@@ -234,6 +293,9 @@ def read_bundle(
         entries = _check_entries(path, header.get("arrays"), payload_len)
         digest = hashlib.sha256(prefix)
         digest.update(header_bytes)
+        if mmap:
+            arrays = _map_payload(handle, path, entries, digest, payload_len)
+            return Bundle(kind=kind, version=version, meta=header["meta"], arrays=arrays)
         payload = bytearray(payload_len)
         view = memoryview(payload)
         got = 0
@@ -255,4 +317,37 @@ def read_bundle(
     return Bundle(kind=kind, version=version, meta=header["meta"], arrays=arrays)
 
 
-__all__ = ["FORMAT_VERSION", "Bundle", "read_bundle", "write_bundle"]
+def _map_payload(
+    handle: IO[bytes],
+    path: Path,
+    entries: list[dict[str, Any]],
+    digest: Any,
+    payload_len: int,
+) -> dict[str, np.ndarray]:
+    """Verify the payload's checksum by streaming, then map each array read-only."""
+    start = handle.tell()
+    buffer = memoryview(bytearray(max(1, min(_CHUNK, payload_len))))
+    left = payload_len
+    while left:
+        n = handle.readinto(buffer[: min(left, len(buffer))])
+        if not n:
+            raise _corrupt(path, "payload ends early")
+        digest.update(buffer[:n])
+        left -= n
+    if handle.read(_CHECKSUM_BYTES + 1) != digest.digest():
+        raise _corrupt(path, "checksum mismatch")
+    arrays: dict[str, np.ndarray] = {}
+    for entry in entries:
+        dtype, shape = np.dtype(entry["dtype"]), tuple(entry["shape"])
+        if int(np.prod(shape, dtype=np.int64)) == 0:
+            array = np.zeros(shape, dtype)  # an empty map is not portable; nothing to read
+            array.flags.writeable = False
+        else:
+            array = np.memmap(
+                handle, dtype=dtype, mode="r", offset=start + entry["offset"], shape=shape
+            )
+        arrays[entry["name"]] = array
+    return arrays
+
+
+__all__ = ["FORMAT_VERSION", "ArrayStream", "Bundle", "read_bundle", "write_bundle"]

@@ -3,13 +3,27 @@
 This is the paper's section 3.1: a queue with a maximum size for every object (here: every
 state key), so that rare states weigh as much as common ones when the long-term memory learns.
 The memory knows nothing of gym or torch: it takes ``uint8`` arrays and hashable keys.
+
+A memory larger than RAM lives in a storage folder (``ShortTermMemory(capacity,
+storage=DIR)``): the frames are in a memory-mapped sparse file there, so they occupy page cache
+(reclaimable) rather than the process's anonymous memory. The folder holds three files:
+
+* ``frames.u8``: the ring buffers, ``uint8`` of shape ``(slots, capacity, *frame_shape)``,
+  extended (sparse: unwritten pages cost neither disk nor RAM) as keys arrive;
+* ``meta.manrl``: keys, sizes, seen counters, capacity, eviction, frame shape and the random
+  generator's state, in the checked container of :mod:`man_rl.fileformat`, replaced atomically
+  by :meth:`ShortTermMemory.flush`;
+* ``lock``: locked while a memory has the folder open, so two writers never share it.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
+import shutil
 import warnings
-from collections.abc import Hashable, Iterable
+import weakref
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -21,14 +35,25 @@ from man_rl.errors import (
     InvalidTypeError,
     InvalidValueError,
     UnknownKeyError,
+    UnsupportedVersionError,
 )
-from man_rl.fileformat import read_bundle, write_bundle
+from man_rl.fileformat import ArrayStream, read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key, normalize_key
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory lock
+    fcntl = None  # type: ignore[assignment]
 
 Eviction = Literal["fifo", "reservoir"]
 _FILE_KIND = "short_term_memory"
+_STORAGE_KIND = "short_term_memory_storage"
+_STORAGE_VERSION = 1
 _EVICTIONS = ("fifo", "reservoir")
-_FIRST_ROW = 16  # frames a key's row holds before it first grows
+_FIRST_ROW = 16  # frames a key's row holds before it first grows (in RAM)
+_META_NAME = "meta.manrl"
+_FRAMES_NAME = "frames.u8"
+_LOCK_NAME = "lock"
 
 
 class Batch(NamedTuple):
@@ -61,13 +86,185 @@ def _check_capacity(capacity: Any) -> int:
     return int(capacity)
 
 
+def _check_shape(shape: Iterable[Any]) -> tuple[int, ...]:
+    shape = tuple(shape)
+    if (
+        len(shape) not in (2, 3)
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
+        or min(shape) < 1
+    ):
+        raise InvalidValueError(f"frame_shape must be (H, W) or (H, W, C), got {shape}")
+    return tuple(int(d) for d in shape)
+
+
+class _Storage:
+    """A storage folder held open: its lock, its metadata file and its mapped frames file."""
+
+    def __init__(self, folder: Path, *, created_folder: bool = False) -> None:
+        self.folder = folder
+        self.meta_path = folder / _META_NAME
+        self.frames_path = folder / _FRAMES_NAME
+        self.created_folder = created_folder
+        self._frames_fd: int | None = None
+        self._map: mmap.mmap | None = None
+        self._fds: list[int] = []  # closed by close() or, failing that, when collected
+        self._release = weakref.finalize(self, _close_all, self._fds)
+        lock = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+        self._fds.append(lock)
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self.close()
+                raise InvalidValueError(
+                    f"storage folder {folder} is open in another ShortTermMemory (in this or "
+                    "another process); close that one first, or use another folder"
+                ) from None
+
+    @classmethod
+    def create(cls, folder: str | os.PathLike[str]) -> _Storage:
+        folder = Path(folder)
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        storage = cls(folder, created_folder=created)
+        if storage.meta_path.exists() or storage.frames_path.exists():
+            storage.close()
+            raise InvalidValueError(
+                f"{folder} already holds a man_rl storage; reopen it with "
+                f"ShortTermMemory.open({str(folder)!r}), or give a new or empty folder"
+            )
+        return storage
+
+    @classmethod
+    def attach(cls, folder: str | os.PathLike[str]) -> _Storage:
+        folder = Path(folder)
+        if not folder.exists():
+            raise FileNotFoundError(f"storage folder {folder} does not exist")
+        if not folder.is_dir() or not (folder / _META_NAME).is_file():
+            raise CorruptFileError(
+                f"{folder} is not a man_rl storage folder (it has no {_META_NAME}); give the "
+                "folder a ShortTermMemory(..., storage=...) wrote"
+            )
+        return cls(folder)
+
+    def frames_bytes(self) -> int:
+        try:
+            return self.frames_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def map(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Map the frames file as ``uint8[shape]``, extending it (sparse) when shorter."""
+        if shape[0] == 0:
+            return np.zeros(shape, np.uint8)
+        if self._frames_fd is None:
+            self._frames_fd = os.open(self.frames_path, os.O_RDWR | os.O_CREAT, 0o666)
+            self._fds.append(self._frames_fd)
+        needed = int(np.prod(shape, dtype=np.int64))
+        if os.fstat(self._frames_fd).st_size < needed:
+            os.ftruncate(self._frames_fd, needed)  # a hole: no disk used until written
+        # The old map (if any) goes when the last view of it does; its dirty pages are the
+        # file's, so nothing written through it is lost.
+        self._map = mmap.mmap(self._frames_fd, needed, access=mmap.ACCESS_WRITE)
+        return np.frombuffer(self._map, dtype=np.uint8).reshape(shape)
+
+    def sync(self) -> None:
+        """Write the map's dirty pages to disk and wait for them (msync + fsync)."""
+        if self._map is not None and self._frames_fd is not None:
+            self._map.flush()
+            os.fsync(self._frames_fd)
+
+    def close(self) -> None:
+        self._map = None
+        self._frames_fd = None
+        self._release()
+
+    def discard(self) -> None:
+        """Close and delete what :meth:`create` made (after a failed load)."""
+        self.close()
+        for path in (self.meta_path, self.frames_path, self.folder / _LOCK_NAME):
+            path.unlink(missing_ok=True)
+        if self.created_folder:
+            try:
+                self.folder.rmdir()
+            except OSError:
+                pass
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        os.close(fds.pop())
+
+
+class _Contents(NamedTuple):
+    """The checked contents of a memory file or a storage folder's metadata."""
+
+    capacity: int
+    eviction: Eviction
+    frame_shape: tuple[int, ...] | None
+    keys: list[Hashable]
+    sizes: np.ndarray
+    seen: np.ndarray
+    rng_state: dict[str, Any]
+
+
+def _parse_contents(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> _Contents:
+    """Check a file's meta and counters; ``KeyError``/``TypeError``/``ValueError`` if bad."""
+    capacity = _check_capacity(meta["capacity"])
+    eviction = meta["eviction"]
+    if eviction not in _EVICTIONS:
+        raise ValueError(f"unknown eviction {eviction!r}")
+    shape = meta["frame_shape"]
+    shape = None if shape is None else _check_shape(shape)
+    keys = [normalize_key(decode_key(value)) for value in meta["keys"]]
+    sizes, seen = np.array(arrays["sizes"]), np.array(arrays["seen"])
+    np.random.default_rng().bit_generator.state = meta["rng_state"]  # raises if malformed
+    consistent = (
+        sizes.dtype.kind in "iu"
+        and seen.dtype.kind in "iu"
+        and sizes.ndim == seen.ndim == 1
+        and len(sizes) == len(seen) == len(keys) == len(set(keys))
+        and bool(np.all(sizes >= 0))
+        and bool(np.all(seen >= sizes))
+        and bool(np.all(sizes <= capacity))
+        # A FIFO queue holds min(seen, capacity); a reservoir merged from a smaller one may
+        # hold fewer.
+        and (eviction == "reservoir" or np.array_equal(sizes, np.minimum(seen, capacity)))
+        and (shape is not None or not keys)
+    )
+    if not consistent:
+        raise ValueError("keys, sizes and seen counters disagree")
+    return _Contents(
+        capacity,
+        eviction,
+        shape,
+        keys,
+        sizes.astype(np.int64),
+        seen.astype(np.int64),
+        meta["rng_state"],
+    )
+
+
+def _inconsistent(where: Path, err: Exception) -> CorruptFileError:
+    return CorruptFileError(
+        f"{where} holds a short-term memory whose contents are inconsistent ({err}); "
+        "re-create it or restore a copy"
+    )
+
+
 class ShortTermMemory:
     """One bounded FIFO queue of uint8 frames per state key, sampled class-balanced.
 
     Frames live in one contiguous ``uint8`` array of shape ``(key_slots, row_length,
     *frame_shape)``; each key owns one row used as a ring buffer, so a batch is gathered with a
-    single index operation. Rows grow geometrically up to ``capacity`` and pages are only
-    committed when written, so memory use stays at the bytes of the frames held.
+    single index operation. In RAM, rows grow geometrically up to ``capacity`` and pages are
+    only committed when written, so memory use stays at the bytes of the frames held.
+
+    With ``storage=DIR`` the array is a memory map of a sparse file in ``DIR`` (rows are
+    ``capacity`` long from the start; unwritten pages cost nothing): the memory can be larger
+    than RAM, and the process's anonymous memory stays at a few bytes per key. The API is the
+    same; call :meth:`flush` to make the folder reopenable (:meth:`open`) at this point, and
+    :meth:`close` (or a ``with`` block) when done.
 
     Args:
         capacity: frames kept per key (>= 1). A full queue drops its oldest frame (``"fifo"``).
@@ -75,8 +272,12 @@ class ShortTermMemory:
             uniform sample of every frame the key ever saw.
         frame_shape: ``(H, W)`` or ``(H, W, C)``, if known in advance (else the first frame's).
         expected_keys: how many states to expect; with ``frame_shape`` it lets the memory warn
-            at construction when the worst case would not fit in free RAM.
+            at construction when the worst case would not fit in free RAM (or, with
+            ``storage``, on the folder's disk).
         seed: seed of the memory's own random generator (sampling and reservoir eviction).
+        storage: a new or empty folder to keep the frames in (memory-mapped), or ``None`` to
+            keep them in RAM. A folder that already holds a storage is refused: reopen it with
+            :meth:`open`.
 
     Example:
         >>> import numpy as np
@@ -90,6 +291,14 @@ class ShortTermMemory:
         >>> frames, labels = stm.sample(4, rng=np.random.default_rng(0))
         >>> frames.shape, labels.dtype
         ((4, 2, 2), dtype('int64'))
+
+        The same on disk:
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     with ShortTermMemory(2, storage=folder) as disk:
+        ...         disk.merge(stm).queue("a")[:, 0, 0].tolist()
+        [2, 3]
     """
 
     def __init__(
@@ -100,10 +309,13 @@ class ShortTermMemory:
         frame_shape: tuple[int, ...] | None = None,
         expected_keys: int | None = None,
         seed: int | None = None,
+        storage: str | os.PathLike[str] | None = None,
     ) -> None:
         self.capacity = _check_capacity(capacity)
         if eviction not in _EVICTIONS:
             raise InvalidValueError(f"eviction must be one of {_EVICTIONS}, got {eviction!r}")
+        if frame_shape is not None:
+            frame_shape = _check_shape(frame_shape)
         self.eviction: Eviction = eviction
         self._rng = np.random.default_rng(seed)
         self._keys: list[Hashable] = []
@@ -112,8 +324,14 @@ class ShortTermMemory:
         self._store = np.zeros((0, 0), dtype=np.uint8)
         self._sizes = np.zeros(0, dtype=np.int64)
         self._seen = np.zeros(0, dtype=np.int64)
+        self._storage: _Storage | None = None
+        self._closed = False
+        if storage is not None:
+            self._storage = _Storage.create(storage)
         if frame_shape is not None:
-            self._set_frame_shape(tuple(int(d) for d in frame_shape))
+            self._set_frame_shape(frame_shape)
+        if self._storage is not None:
+            self.flush()
         if expected_keys is not None and frame_shape is not None:
             self.check_fits(int(expected_keys), frame_shape)
 
@@ -134,6 +352,11 @@ class ShortTermMemory:
         return len(self._keys)
 
     @property
+    def storage(self) -> Path | None:
+        """The storage folder the frames live in, or ``None`` for a memory in RAM."""
+        return None if self._storage is None else self._storage.folder
+
+    @property
     def nbytes(self) -> int:
         """Bytes of the frames currently held."""
         per_frame = int(np.prod(self._frame_shape)) if self._frame_shape else 0
@@ -149,10 +372,17 @@ class ShortTermMemory:
             return False
 
     def __repr__(self) -> str:
+        where = "" if self._storage is None else f", storage={str(self._storage.folder)!r}"
         return (
             f"ShortTermMemory(capacity={self.capacity}, eviction={self.eviction!r}, "
-            f"keys={self.num_keys}, frames={len(self)}, frame_shape={self._frame_shape})"
+            f"keys={self.num_keys}, frames={len(self)}, frame_shape={self._frame_shape}{where})"
         )
+
+    def __enter__(self) -> ShortTermMemory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def counts(self) -> dict[Hashable, int]:
         """Frames held per key, in key order."""
@@ -176,6 +406,8 @@ class ShortTermMemory:
     # ------------------------------------------------------------------ writing
     def add(self, key: Hashable, frame: np.ndarray) -> None:
         """Store a copy of ``frame`` in ``key``'s queue, evicting per the eviction rule."""
+        if self._closed:
+            self._check_open()
         try:
             slot = self._index.get(key)
         except TypeError:
@@ -190,12 +422,15 @@ class ShortTermMemory:
         if slot is None:
             slot = self._new_key(key)
         seen = int(self._seen[slot])
-        if seen < self.capacity:
-            position = seen
-        elif self.eviction == "fifo":
+        if self.eviction == "fifo":
             position = seen % self.capacity
+            fills = seen < self.capacity
         else:
-            position = int(self._rng.integers(seen + 1))
+            # Append while there is room (a reservoir merged from a smaller one may hold
+            # fewer than capacity after seeing more), then replace at random.
+            size = int(self._sizes[slot])
+            fills = size < self.capacity
+            position = size if fills else int(self._rng.integers(seen + 1))
             if position >= self.capacity:
                 self._seen[slot] = seen + 1
                 return
@@ -203,13 +438,20 @@ class ShortTermMemory:
             self._grow_rows(position + 1)
         self._store[slot, position] = frame
         self._seen[slot] = seen + 1
-        if seen < self.capacity:
-            self._sizes[slot] = seen + 1
+        if fills:
+            self._sizes[slot] = position + 1
 
     def extend(self, keys: Iterable[Hashable], frames: Iterable[np.ndarray]) -> None:
         """Add many ``(key, frame)`` pairs in order."""
         for key, frame in zip(keys, frames, strict=True):
             self.add(key, frame)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            folder = self._storage.folder if self._storage is not None else "its folder"
+            raise InvalidValueError(
+                f"this short-term memory was closed; reopen {folder} with ShortTermMemory.open"
+            )
 
     def _check_frame(self, frame: Any) -> None:
         if not isinstance(frame, np.ndarray):
@@ -231,10 +473,12 @@ class ShortTermMemory:
             )
 
     def _set_frame_shape(self, shape: tuple[int, ...]) -> None:
-        if len(shape) not in (2, 3) or min(shape) < 1:
-            raise InvalidValueError(f"frame_shape must be (H, W) or (H, W, C), got {shape}")
+        shape = _check_shape(shape)
         self._frame_shape = shape
-        self._store = np.zeros((0, min(self.capacity, _FIRST_ROW), *shape), dtype=np.uint8)
+        # On disk a row is `capacity` long from the start: a sparse file's unwritten pages
+        # cost nothing, and rows then never move.
+        row = self.capacity if self._storage is not None else min(self.capacity, _FIRST_ROW)
+        self._store = np.zeros((0, row, *shape), dtype=np.uint8)
 
     def _new_key(self, key: Hashable) -> int:
         key = normalize_key(key)
@@ -248,13 +492,17 @@ class ShortTermMemory:
         return slot
 
     def _grow(self, slots: int, row_length: int) -> None:
-        # Rows (one per key) and their length grow geometrically up to `capacity`, so a huge
-        # capacity costs nothing up front. np.zeros gets lazily committed pages and only the
-        # filled part of each row is copied, so unwritten parts of a row cost no RAM.
-        store = np.zeros((slots, row_length, *self._store.shape[2:]), dtype=np.uint8)
-        for slot, size in enumerate(self._sizes):
-            store[slot, :size] = self._store[slot, :size]
-        self._store = store
+        if self._storage is not None:
+            # More key slots on disk: extend the (sparse) file and map it again; nothing moves.
+            self._store = self._storage.map((slots, *self._store.shape[1:]))
+        else:
+            # Rows (one per key) and their length grow geometrically up to `capacity`, so a
+            # huge capacity costs nothing up front. np.zeros gets lazily committed pages and
+            # only the filled part of each row is copied, so unwritten parts cost no RAM.
+            store = np.zeros((slots, row_length, *self._store.shape[2:]), dtype=np.uint8)
+            for slot, size in enumerate(self._sizes):
+                store[slot, :size] = self._store[slot, :size]
+            self._store = store
         self._sizes = np.concatenate([self._sizes, np.zeros(slots - len(self._sizes), np.int64)])
         self._seen = np.concatenate([self._seen, np.zeros(slots - len(self._seen), np.int64)])
 
@@ -267,15 +515,21 @@ class ShortTermMemory:
         """Warn (``ResourceWarning``) when the worst case would not fit in free RAM.
 
         The worst case is ``capacity x expected_keys x frame bytes``, as stable-baselines3's
-        replay buffer checks. Returns whether it fits (``True`` when free RAM is unknown).
+        replay buffer checks; a storage memory compares it with the free space of its folder's
+        disk instead. Returns whether it fits (``True`` when free RAM is unknown).
         """
         worst = self.capacity * int(expected_keys) * int(np.prod(frame_shape))
-        free = available_memory_bytes()
+        if self._storage is not None:
+            free: int | None = shutil.disk_usage(self._storage.folder).free
+            where = f"disk space is free in {self._storage.folder}"
+        else:
+            free = available_memory_bytes()
+            where = "RAM is free"
         if free is not None and worst > free:
             warnings.warn(
                 f"this memory may grow to {worst / 2**30:.2f} GiB ({self.capacity} frames x "
                 f"{expected_keys} keys x {tuple(frame_shape)}) but only {free / 2**30:.2f} GiB "
-                "of RAM is free; lower capacity or collect fewer states",
+                f"of {where}; lower capacity or collect fewer states",
                 ResourceWarning,
                 stacklevel=3,
             )
@@ -283,16 +537,23 @@ class ShortTermMemory:
         return True
 
     # ------------------------------------------------------------------ reading
-    def queue(self, key: Hashable) -> np.ndarray:
-        """The frames held for ``key``, oldest first (a copy)."""
-        slot = self.index_of(key)
+    def _held(self, slot: int) -> Iterator[np.ndarray]:
+        """Views of the frames held in ``slot``, oldest first (one or two pieces, no copy)."""
         size = int(self._sizes[slot])
         seen = int(self._seen[slot])
-        row = self._store[slot, :size]
+        row = self._store[slot]
         if self.eviction == "fifo" and seen > self.capacity:
             start = seen % self.capacity
-            return np.concatenate([row[start:], row[:start]])
-        return row.copy()
+            yield row[start:size]
+            yield row[:start]
+        else:
+            yield row[:size]
+
+    def queue(self, key: Hashable) -> np.ndarray:
+        """The frames held for ``key``, oldest first (a copy)."""
+        self._check_open()
+        pieces = list(self._held(self.index_of(key)))
+        return np.concatenate(pieces) if len(pieces) > 1 else pieces[0].copy()
 
     def sample(
         self,
@@ -306,6 +567,7 @@ class ShortTermMemory:
         ``balanced=True`` draws a key uniformly, then one of its frames uniformly (the paper's
         answer to class imbalance); ``balanced=False`` draws uniformly over all frames held.
         """
+        self._check_open()
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise InvalidTypeError(f"batch_size must be an int, got {batch_size!r}")
         if batch_size < 1:
@@ -337,16 +599,53 @@ class ShortTermMemory:
         return Batch(np.concatenate(frames), np.concatenate(labels))
 
     # ------------------------------------------------------------------ combining
-    def copy(self) -> ShortTermMemory:
-        """A deep copy (frames, counts and the random generator's state)."""
-        other = ShortTermMemory(self.capacity, eviction=self.eviction)
-        other._rng.bit_generator.state = self._rng.bit_generator.state
-        other._keys = list(self._keys)
-        other._index = dict(self._index)
-        other._frame_shape = self._frame_shape
-        other._store = self._store.copy()
-        other._sizes = self._sizes.copy()
-        other._seen = self._seen.copy()
+    def copy(self, *, storage: str | os.PathLike[str] | None = None) -> ShortTermMemory:
+        """A deep copy (frames, counts and the random generator's state).
+
+        The copy is kept in RAM unless ``storage`` names a new folder for it, whatever this
+        memory's own storage: copy a memory larger than RAM to another folder.
+
+        Example:
+            >>> import numpy as np
+            >>> stm = ShortTermMemory(3)
+            >>> stm.add("a", np.zeros((2, 2), np.uint8))
+            >>> twin = stm.copy()
+            >>> twin.add("a", np.ones((2, 2), np.uint8))
+            >>> stm.counts(), twin.counts()
+            ({'a': 1}, {'a': 2})
+        """
+        self._check_open()
+        if self._storage is None and storage is None:
+            other = ShortTermMemory(self.capacity, eviction=self.eviction)
+            other._rng.bit_generator.state = self._rng.bit_generator.state
+            other._keys = list(self._keys)
+            other._index = dict(self._index)
+            other._frame_shape = self._frame_shape
+            other._store = self._store.copy()
+            other._sizes = self._sizes.copy()
+            other._seen = self._seen.copy()
+            return other
+        num = self.num_keys
+        contents = _Contents(
+            self.capacity,
+            self.eviction,
+            self._frame_shape,
+            list(self._keys),
+            self._sizes[:num].copy(),
+            self._seen[:num].copy(),
+            self._rng.bit_generator.state,
+        )
+        target = None if storage is None else _Storage.create(storage)
+        try:
+            other = ShortTermMemory._from_contents(contents, target, slots=num)
+            for slot in range(num):  # ring layout kept: copy the filled part of each row
+                size = int(self._sizes[slot])
+                other._store[slot, :size] = self._store[slot, :size]
+            other.flush()
+        except BaseException:
+            if target is not None:
+                target.discard()
+            raise
         return other
 
     def merge(self, other: ShortTermMemory) -> ShortTermMemory:
@@ -356,6 +655,7 @@ class ShortTermMemory:
         so merging is associative and the newest ``capacity`` frames of each key are kept.
         New keys follow this memory's keys in ``other``'s order.
         """
+        self._check_open()
         if not isinstance(other, ShortTermMemory):
             raise InvalidTypeError(f"can only merge a ShortTermMemory, got {type(other)}")
         if other.frame_shape is not None and self._frame_shape not in (None, other.frame_shape):
@@ -395,14 +695,10 @@ class ShortTermMemory:
         self._seen[slot] = total
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the memory to one checked, versioned file, atomically (no pickle)."""
+    def _meta(self) -> dict[str, Any]:
         from man_rl import __version__
 
-        queues = [self.queue(key) for key in self._keys]
-        shape = self._frame_shape or (0, 0)
-        frames = np.concatenate(queues) if queues else np.zeros((0, *shape), np.uint8)
-        meta = {
+        return {
             "man_rl_version": __version__,
             "capacity": self.capacity,
             "eviction": self.eviction,
@@ -410,59 +706,207 @@ class ShortTermMemory:
             "keys": [encode_key(key) for key in self._keys],
             "rng_state": self._rng.bit_generator.state,
         }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the memory to one checked, versioned file, atomically (no pickle).
+
+        The frames are streamed from the ring buffers to the file, never gathered in one
+        array, so saving a storage memory larger than RAM takes little memory.
+        """
+        self._check_open()
+        num = self.num_keys
+        shape = self._frame_shape or (0, 0)
+        pieces = (piece for slot in range(num) for piece in self._held(slot))
         arrays = {
-            "frames": frames,
-            "sizes": self._sizes[: self.num_keys].copy(),
-            "seen": self._seen[: self.num_keys].copy(),
+            "frames": ArrayStream((len(self), *shape), np.uint8, pieces),
+            "sizes": self._sizes[:num].copy(),
+            "seen": self._seen[:num].copy(),
         }
-        write_bundle(path, _FILE_KIND, meta, arrays)
+        write_bundle(path, _FILE_KIND, self._meta(), arrays)
+
+    def flush(self) -> None:
+        """Make the storage folder hold this memory as it is now (a no-op in RAM).
+
+        First the frames map is written to disk (msync, fsync), then the metadata (keys,
+        sizes, seen counters, random state) replaces the old one atomically. What it
+        guarantees: once ``flush`` returns, the folder reopens (:meth:`open`) to exactly this
+        memory, even after a crash, ``kill -9`` or power loss. After a crash between flushes
+        the folder reopens, whole and consistent, to the last flush's keys and counters; a
+        frame added since then that went into a free place is simply not counted, but one that
+        replaced an evicted frame of a full queue was written in place, so that place may hold
+        the newer frame (always one of the same key, never another key's; torn between the two
+        only if a kill hit that very write, or power failed before all its pages reached the
+        disk). Flush at the points you would want to resume from; :meth:`close` flushes.
+
+        Example:
+            >>> import numpy as np, tempfile
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     stm = ShortTermMemory(3, storage=folder)
+            ...     stm.add("a", np.zeros((2, 2), np.uint8))
+            ...     stm.flush()
+            ...     stm.close()
+            ...     ShortTermMemory.open(folder).counts()
+            {'a': 1}
+        """
+        if self._storage is None:
+            return
+        self._check_open()
+        self._storage.sync()
+        meta = self._meta()
+        meta["storage_version"] = _STORAGE_VERSION
+        meta["slots"] = int(self._store.shape[0])
+        num = self.num_keys
+        arrays = {"sizes": self._sizes[:num].copy(), "seen": self._seen[:num].copy()}
+        write_bundle(self._storage.meta_path, _STORAGE_KIND, meta, arrays)
+
+    def close(self) -> None:
+        """Flush a storage memory and release its folder (map and lock); a no-op in RAM.
+
+        A closed storage memory refuses further use; reopen the folder with :meth:`open`.
+        ``with ShortTermMemory(..., storage=DIR) as stm:`` closes it at the end of the block.
+        When the flush fails (a full disk, say) the memory stays open, so it can be retried.
+        """
+        if self._storage is None or self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._store = np.zeros((0, *self._store.shape[1:]), np.uint8)
+        self._storage.close()
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ShortTermMemory:
-        """Load a file written by :meth:`save`; damaged files raise :class:`CorruptFileError`."""
-        bundle = read_bundle(path, _FILE_KIND)
-        meta, arrays = bundle.meta, bundle.arrays
+    def open(cls, storage: str | os.PathLike[str]) -> ShortTermMemory:
+        """Reopen a storage folder as it was at its last :meth:`flush` (or :meth:`close`).
+
+        A folder that is not a man_rl storage, or whose metadata or frames file is damaged or
+        too short, raises :class:`CorruptFileError` naming it; a folder written by a newer
+        man_rl raises :class:`UnsupportedVersionError`; a folder that is open in another memory
+        (here or in another process) is refused.
+
+        Example:
+            >>> import numpy as np, tempfile
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     with ShortTermMemory(3, storage=folder) as stm:
+            ...         stm.add((1, 2), np.zeros((4, 4, 3), np.uint8))
+            ...     with ShortTermMemory.open(folder) as again:
+            ...         again.keys, again.frame_shape
+            ([(1, 2)], (4, 4, 3))
+        """
+        attached = _Storage.attach(storage)
+        folder = attached.folder
         try:
-            memory = cls(meta["capacity"], eviction=meta["eviction"])
-            keys = [decode_key(value) for value in meta["keys"]]
-            frames, sizes, seen = arrays["frames"], arrays["sizes"], arrays["seen"]
-            shape = meta["frame_shape"]
-            if shape is not None:
-                memory._set_frame_shape(tuple(shape))
-            consistent = (
-                len(sizes) == len(seen) == len(keys) == len(set(keys))
-                and int(sizes.sum()) == len(frames)
-                and bool(np.all(sizes <= memory.capacity))
-                and bool(np.all(sizes >= 0))
-                and bool(np.all(seen >= sizes))
-                and (shape is None or tuple(frames.shape[1:]) == tuple(shape))
-            )
-            if not consistent:
-                raise ValueError("keys, sizes and frames disagree")
-            if keys:
-                memory._grow(len(keys), max(1, int(sizes.max())))
-            start = 0
-            for slot, (key, size) in enumerate(zip(keys, sizes, strict=True)):
-                memory._keys.append(normalize_key(key))
-                memory._index[memory._keys[-1]] = slot
-                memory._store[slot, :size] = frames[start : start + size]
-                start += int(size)
-            memory._sizes[: len(keys)] = sizes
-            memory._seen[: len(keys)] = seen
-            # Held frames are stored oldest first, so the ring's write position restarts there.
-            for slot, size in enumerate(sizes):
-                if memory.eviction == "fifo" and seen[slot] > memory.capacity:
-                    memory._store[slot, :size] = np.roll(
-                        memory._store[slot, :size], int(seen[slot]) % memory.capacity, axis=0
+            try:
+                bundle = read_bundle(attached.meta_path, _STORAGE_KIND)
+            except CorruptFileError as err:
+                raise CorruptFileError(
+                    f"storage folder {folder} is damaged: {err}; restore it or re-create it"
+                ) from None
+            meta = bundle.meta
+            version = meta.get("storage_version")
+            if isinstance(version, int) and version > _STORAGE_VERSION:
+                raise UnsupportedVersionError(
+                    f"storage folder {folder} has storage version {version}, newer than this "
+                    f"man_rl reads ({_STORAGE_VERSION}); upgrade man_rl to open it"
+                )
+            try:
+                if version != _STORAGE_VERSION:
+                    raise ValueError(f"storage version {version!r}")
+                contents = _parse_contents(meta, bundle.arrays)
+                slots = meta["slots"]
+                if not isinstance(slots, int) or isinstance(slots, bool):
+                    raise TypeError(f"slots {slots!r}")
+                if slots < len(contents.keys) or (slots and contents.frame_shape is None):
+                    raise ValueError(f"{slots} slots for {len(contents.keys)} keys")
+                row = contents.capacity * int(np.prod(contents.frame_shape or (0,)))
+                if attached.frames_bytes() < slots * row:
+                    raise ValueError(
+                        f"{_FRAMES_NAME} holds {attached.frames_bytes()} bytes, fewer than the "
+                        f"{slots * row} its metadata needs"
                     )
-            memory._rng.bit_generator.state = meta["rng_state"]
-        except (KeyError, TypeError, ValueError) as err:
-            if isinstance(err, CorruptFileError):
-                raise
-            raise CorruptFileError(
-                f"{Path(path)} holds a short-term memory whose contents are inconsistent "
-                f"({err}); re-create it or restore a copy"
-            ) from None
+            except (KeyError, TypeError, ValueError, OverflowError) as err:
+                raise _inconsistent(folder, err) from None
+            return cls._from_contents(contents, attached, slots=slots)
+        except BaseException:
+            attached.close()
+            raise
+
+    @classmethod
+    def _from_contents(
+        cls, contents: _Contents, storage: _Storage | None, *, slots: int
+    ) -> ShortTermMemory:
+        """A memory with ``contents``' keys and counters and room for ``slots`` keys."""
+        memory = cls(contents.capacity, eviction=contents.eviction)
+        memory._storage = storage
+        if contents.frame_shape is not None:
+            memory._set_frame_shape(contents.frame_shape)
+        if slots:
+            memory._grow(slots, max(1, int(contents.sizes.max(initial=0))))
+        num = len(contents.keys)
+        memory._keys = list(contents.keys)
+        memory._index = {key: slot for slot, key in enumerate(memory._keys)}
+        memory._sizes[:num] = contents.sizes
+        memory._seen[:num] = contents.seen
+        memory._rng.bit_generator.state = contents.rng_state
+        return memory
+
+    def _place(self, slot: int, held: np.ndarray) -> None:
+        """Put ``held`` (oldest first) into ``slot``'s ring where :meth:`add` expects it."""
+        size, seen = len(held), int(self._seen[slot])
+        row = self._store[slot]
+        if self.eviction == "fifo" and seen > self.capacity:
+            # The ring is full (size == capacity) and its oldest frame sits at seen % capacity.
+            start = seen % self.capacity
+            row[start:size] = held[: size - start]
+            row[:start] = held[size - start :]
+        else:
+            row[:size] = held
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, storage: str | os.PathLike[str] | None = None
+    ) -> ShortTermMemory:
+        """Load a file written by :meth:`save`; damaged files raise :class:`CorruptFileError`.
+
+        With ``storage`` (a new or empty folder) the memory is built there: the file is
+        verified by streaming and its frames are copied from a read-only map of it straight
+        into the storage's map, so a file larger than RAM loads too.
+
+        Example:
+            >>> import numpy as np, tempfile, pathlib
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     stm = ShortTermMemory(3)
+            ...     stm.add("a", np.zeros((2, 2), np.uint8))
+            ...     stm.save(pathlib.Path(tmp) / "m.manrl")
+            ...     with ShortTermMemory.load(pathlib.Path(tmp) / "m.manrl",
+            ...                               storage=pathlib.Path(tmp) / "disk") as disk:
+            ...         disk.counts(), disk.storage.name
+            ({'a': 1}, 'disk')
+        """
+        bundle = read_bundle(path, _FILE_KIND, mmap=storage is not None)
+        try:
+            contents = _parse_contents(bundle.meta, bundle.arrays)
+            frames = bundle.arrays["frames"]
+            shape = contents.frame_shape
+            if not (
+                frames.dtype == np.uint8
+                and frames.ndim >= 1
+                and len(frames) == int(contents.sizes.sum())
+                and (shape is None or tuple(frames.shape[1:]) == shape)
+            ):
+                raise ValueError("keys, sizes and frames disagree")
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
+            raise _inconsistent(Path(path), err) from None
+        target = None if storage is None else _Storage.create(storage)
+        try:
+            memory = cls._from_contents(contents, target, slots=len(contents.keys))
+            start = 0
+            for slot, size in enumerate(contents.sizes.tolist()):
+                memory._place(slot, frames[start : start + size])
+                start += size
+            memory.flush()
+        except BaseException:
+            if target is not None:
+                target.discard()
+            raise
         return memory
 
 
