@@ -18,11 +18,9 @@ storage=DIR)``): the frames are in a memory-mapped sparse file there, so they oc
 
 from __future__ import annotations
 
-import mmap
 import os
 import shutil
 import warnings
-import weakref
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -39,11 +37,8 @@ from man_rl.errors import (
 )
 from man_rl.fileformat import ArrayStream, read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key, normalize_key
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory lock
-    fcntl = None  # type: ignore[assignment]
+from man_rl.storage import FRAMES_NAME as _FRAMES_NAME
+from man_rl.storage import StorageFolder as _Storage
 
 Eviction = Literal["fifo", "reservoir"]
 _FILE_KIND = "short_term_memory"
@@ -51,9 +46,6 @@ _STORAGE_KIND = "short_term_memory_storage"
 _STORAGE_VERSION = 1
 _EVICTIONS = ("fifo", "reservoir")
 _FIRST_ROW = 16  # frames a key's row holds before it first grows (in RAM)
-_META_NAME = "meta.manrl"
-_FRAMES_NAME = "frames.u8"
-_LOCK_NAME = "lock"
 
 
 class Batch(NamedTuple):
@@ -95,105 +87,6 @@ def _check_shape(shape: Iterable[Any]) -> tuple[int, ...]:
     ):
         raise InvalidValueError(f"frame_shape must be (H, W) or (H, W, C), got {shape}")
     return tuple(int(d) for d in shape)
-
-
-class _Storage:
-    """A storage folder held open: its lock, its metadata file and its mapped frames file."""
-
-    def __init__(self, folder: Path, *, created_folder: bool = False) -> None:
-        self.folder = folder
-        self.meta_path = folder / _META_NAME
-        self.frames_path = folder / _FRAMES_NAME
-        self.created_folder = created_folder
-        self._frames_fd: int | None = None
-        self._map: mmap.mmap | None = None
-        self._fds: list[int] = []  # closed by close() or, failing that, when collected
-        self._release = weakref.finalize(self, _close_all, self._fds)
-        lock = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
-        self._fds.append(lock)
-        if fcntl is not None:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self.close()
-                raise InvalidValueError(
-                    f"storage folder {folder} is open in another ShortTermMemory (in this or "
-                    "another process); close that one first, or use another folder"
-                ) from None
-
-    @classmethod
-    def create(cls, folder: str | os.PathLike[str]) -> _Storage:
-        folder = Path(folder)
-        created = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
-        storage = cls(folder, created_folder=created)
-        if storage.meta_path.exists() or storage.frames_path.exists():
-            storage.close()
-            raise InvalidValueError(
-                f"{folder} already holds a man_rl storage; reopen it with "
-                f"ShortTermMemory.open({str(folder)!r}), or give a new or empty folder"
-            )
-        return storage
-
-    @classmethod
-    def attach(cls, folder: str | os.PathLike[str]) -> _Storage:
-        folder = Path(folder)
-        if not folder.exists():
-            raise FileNotFoundError(f"storage folder {folder} does not exist")
-        if not folder.is_dir() or not (folder / _META_NAME).is_file():
-            raise CorruptFileError(
-                f"{folder} is not a man_rl storage folder (it has no {_META_NAME}); give the "
-                "folder a ShortTermMemory(..., storage=...) wrote"
-            )
-        return cls(folder)
-
-    def frames_bytes(self) -> int:
-        try:
-            return self.frames_path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def map(self, shape: tuple[int, ...]) -> np.ndarray:
-        """Map the frames file as ``uint8[shape]``, extending it (sparse) when shorter."""
-        if shape[0] == 0:
-            return np.zeros(shape, np.uint8)
-        if self._frames_fd is None:
-            self._frames_fd = os.open(self.frames_path, os.O_RDWR | os.O_CREAT, 0o666)
-            self._fds.append(self._frames_fd)
-        needed = int(np.prod(shape, dtype=np.int64))
-        if os.fstat(self._frames_fd).st_size < needed:
-            os.ftruncate(self._frames_fd, needed)  # a hole: no disk used until written
-        # The old map (if any) goes when the last view of it does; its dirty pages are the
-        # file's, so nothing written through it is lost.
-        self._map = mmap.mmap(self._frames_fd, needed, access=mmap.ACCESS_WRITE)
-        return np.frombuffer(self._map, dtype=np.uint8).reshape(shape)
-
-    def sync(self) -> None:
-        """Write the map's dirty pages to disk and wait for them (msync + fsync)."""
-        if self._map is not None and self._frames_fd is not None:
-            self._map.flush()
-            os.fsync(self._frames_fd)
-
-    def close(self) -> None:
-        self._map = None
-        self._frames_fd = None
-        self._release()
-
-    def discard(self) -> None:
-        """Close and delete what :meth:`create` made (after a failed load)."""
-        self.close()
-        for path in (self.meta_path, self.frames_path, self.folder / _LOCK_NAME):
-            path.unlink(missing_ok=True)
-        if self.created_folder:
-            try:
-                self.folder.rmdir()
-            except OSError:
-                pass
-
-
-def _close_all(fds: list[int]) -> None:
-    while fds:
-        os.close(fds.pop())
 
 
 class _Contents(NamedTuple):
