@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from man_rl import ShortTermMemory
+from man_rl.cli import main
+from man_rl.envs import reachable_states
+
+SHORTEST_PATH = {(1, 1, 0), (2, 1, 0), (3, 1, 0), (3, 1, 1), (3, 2, 1), (3, 3, 1)}
+
+
+def collect(tmp_path, *args, name="m.manrl"):
+    out = tmp_path / name
+    code = main(["collect", "--quiet", "--out", str(out), *args])
+    return code, out
+
+
+def test_pretrained_greedy_visits_only_the_shortest_path(tmp_path, capsys):
+    code, out = collect(tmp_path, "--steps", "5000", "--epsilon", "0")
+    assert code == 0
+    memory = ShortTermMemory.load(out)
+    assert set(memory.keys) == SHORTEST_PATH
+    text = capsys.readouterr().out
+    assert "states seen: 6" in text and "states never seen: 28" in text
+    assert f"memory saved to {out}" in text
+
+
+def test_epsilon_one_covers_every_reachable_state(tmp_path):
+    import gymnasium as gym
+
+    code, out = collect(tmp_path, "--steps", "5000", "--epsilon", "1", "--capacity", "20")
+    assert code == 0
+    memory = ShortTermMemory.load(out)
+    reachable = set(reachable_states(gym.make("MiniGrid-Empty-5x5-v0")))
+    assert len(reachable) == 34
+    assert set(memory.keys) == reachable
+    assert max(memory.counts().values()) <= 20
+
+
+def test_vector_collection_from_the_cli(tmp_path, capsys):
+    code, out = collect(
+        tmp_path,
+        "--agent",
+        "random",
+        "--steps",
+        "200",
+        "--num-envs",
+        "2",
+        "--vectorization",
+        "sync",
+    )
+    assert code == 0
+    assert len(ShortTermMemory.load(out)) > 0
+    assert "200 steps in 2 envs" in capsys.readouterr().out
+
+
+def test_resume_adds_to_the_file(tmp_path):
+    collect(tmp_path, "--agent", "random", "--steps", "50", "--capacity", "1000")
+    before = len(ShortTermMemory.load(tmp_path / "m.manrl"))
+    code, out = collect(tmp_path, "--agent", "random", "--steps", "50", "--resume")
+    assert code == 0
+    assert len(ShortTermMemory.load(out)) == before + 51  # 50 steps + the first reset
+
+
+def test_resume_with_other_capacity_is_refused(tmp_path, capsys):
+    collect(tmp_path, "--agent", "random", "--steps", "5", "--capacity", "7")
+    code, _ = collect(tmp_path, "--steps", "5", "--resume", "--capacity", "9")
+    assert code == 2
+    assert "drop --capacity" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "Nope-v0"], "unknown environment id"),
+        (["--agent", "missing.npz"], "missing.npz"),
+        (["--num-envs", "2", "--ray-workers", "2"], "not both"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    code, out = collect(tmp_path, "--steps", "5", *args)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argument", [["--steps", "0"], ["--epsilon", "1.5"], ["--capacity", "x"]])
+def test_out_of_range_arguments(tmp_path, argument):
+    with pytest.raises(SystemExit) as info:
+        collect(tmp_path, *argument)
+    assert info.value.code == 2
+
+
+def test_out_is_a_folder(tmp_path, capsys):
+    assert main(["collect", "--steps", "5", "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def start_collect(out, steps=10**7, *extra):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "man_rl.cli.main",
+            "collect",
+            "--agent",
+            "random",
+            "--steps",
+            str(steps),
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until_collecting(process, seconds=2.5):
+    # Long enough for imports and the first steps; the loop then runs until signalled.
+    time.sleep(seconds)
+    assert process.poll() is None, process.communicate()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_what_was_gathered(tmp_path, sig):
+    out = tmp_path / "m.manrl"
+    process = start_collect(out)
+    wait_until_collecting(process)
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout and "Traceback" not in stderr
+    memory = ShortTermMemory.load(out)
+    assert len(memory) > 10
+
+
+def test_kill_9_leaves_the_old_or_the_new_file_whole(tmp_path):
+    out = tmp_path / "m.manrl"
+    old = ShortTermMemory(5)
+    old.add("old", np.zeros((40, 40, 3), np.uint8))
+    old.save(out)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        # Killed at a random moment: while importing, collecting, or saving.
+        process = start_collect(out, 3000, "--resume")
+        time.sleep(float(rng.uniform(0.8, 3.5)))
+        process.kill()
+        process.communicate()
+        memory = ShortTermMemory.load(out)  # never a half-written file
+        assert memory.keys[0] == "old" and memory.counts()["old"] == 1
+        assert len(memory) >= len(old)  # the old file, or a whole newer one
+        old = memory
