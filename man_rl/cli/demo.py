@@ -1,16 +1,122 @@
-"""``man-rl demo``: not available yet."""
+"""``man-rl demo``: collect, train, recall and evaluate on the default environment."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from man_rl.cli.common import known_states, make_env, positive_int, probability
+from man_rl.collect import collect, epsilon_greedy, summarize
+from man_rl.wrapper import MemoryWrapper
+
+DEFAULT_ENV = "MiniGrid-Empty-5x5-v0"
+# Enough for recall accuracy >= 0.99 on the default env (see BENCHMARKS.md).
+DEFAULT_TRAIN_STEPS = {"A": 600, "B": 600}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "demo",
+        help="the whole pipeline on the default environment (about a minute on a laptop CPU)",
+        description="The pretrained Q-learning agent collects screens of every state (with "
+        "epsilon-greedy exploration), a long-term memory learns them, and the demo writes the "
+        "position x direction recall grid, the training curves, the class-balance picture and "
+        "the metrics to --out.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
+    parser.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
+    parser.add_argument("--model", choices=("A", "B"), default="B", help="long-term memory")
+    parser.add_argument("--collect-steps", type=positive_int, default=3000)
+    parser.add_argument("--epsilon", type=probability, default=0.5, help="exploration")
+    parser.add_argument("--train-steps", type=positive_int, default=None, help="default: model's")
+    parser.add_argument("--capacity", type=positive_int, default=100, help="frames per state")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("man-rl demo is not available yet", file=sys.stderr)
-    return 2
+    from man_rl.agents import make_policy
+    from man_rl.cli.pictures import recall_grid_figure
+    from man_rl.metrics import evaluate
+    from man_rl.models import TypeA, TypeB
+    from man_rl.plotting import class_balance_from_memory, save_figure, training_curves
+
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file; give a folder")
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    say = print
+
+    say(
+        f"1/4 collecting {args.collect_steps} steps of {args.env} (pretrained agent, "
+        f"epsilon {args.epsilon})"
+    )
+    env = MemoryWrapper(make_env(args.env, tile_size=8), capacity=args.capacity)
+    env.action_space.seed(args.seed)
+    policy = epsilon_greedy(
+        make_policy("pretrained", env, seed=args.seed),
+        env.action_space,
+        args.epsilon,
+        np.random.default_rng(args.seed),
+    )
+    collect(env, policy, args.collect_steps, seed=args.seed, progress=not args.quiet)
+    memory = env.memory
+    memory.save(args.out / "memory.manrl")
+    for line in summarize(memory, known_states(env)).lines():
+        say(f"    {line}")
+    env.close()
+
+    say(f"2/4 training a Type {args.model} long-term memory")
+    cls = TypeA if args.model == "A" else TypeB
+    model = cls.for_memory(memory, seed=args.seed)
+    steps = args.train_steps or DEFAULT_TRAIN_STEPS[args.model]
+    history = model.fit(memory, steps, seed=args.seed, progress=not args.quiet)
+    model.save(args.out / f"model_{args.model.lower()}.manrl")
+
+    say("3/4 evaluating")
+    metrics = evaluate(model, memory, seed=args.seed)
+    metrics["env"] = args.env
+    metrics["train_steps"] = steps
+    _write_json(args.out / "metrics.json", metrics)
+
+    say("4/4 drawing")
+    pictures = {
+        "recall_grid.png": recall_grid_figure(
+            model,
+            memory=memory,
+            env_id=args.env,
+            seed=args.seed,
+            title=f"{args.env}: real | recalled by Type {args.model}",
+        ),
+        "training_curves.png": training_curves(history),
+        "class_balance.png": class_balance_from_memory(memory, rng=args.seed),
+    }
+    for name, figure in pictures.items():
+        save_figure(figure, args.out / name)
+
+    say(
+        f"recall accuracy {metrics['recall_accuracy']:.3f}"
+        + (
+            f", recognition {metrics['recognition']['accuracy']:.3f}"
+            if metrics.get("recognition")
+            else ""
+        )
+        + f"; took {time.perf_counter() - started:.0f} s"
+    )
+    say(
+        f"wrote {args.out}/: memory.manrl, model_{args.model.lower()}.manrl, metrics.json, "
+        + ", ".join(pictures)
+    )
+    return 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

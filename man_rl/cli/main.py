@@ -38,7 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except (ManRLError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+    except (
+        ManRLError,
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    ) as err:
         print(f"man-rl {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,16 +1,89 @@
-"""``man-rl train``: not available yet."""
+"""``man-rl train``: train a long-term memory (Type A or B) on a short-term memory file."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from man_rl.cli.common import non_negative_int, positive_int, sigterm_as_interrupt
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "train",
+        help="train a long-term memory (Type A or B) on a short-term memory file",
+        description="Train a long-term memory on the screens of a short-term memory file and "
+        "save it as a checkpoint. With --resume, an existing checkpoint at --out is trained "
+        "further (its optimizer state and step counter carry on).",
+    )
+    parser.add_argument("--memory", required=True, type=Path, help="short-term memory file")
+    parser.add_argument("--model", required=True, choices=("A", "B"), help="model type")
+    parser.add_argument("--steps", required=True, type=positive_int, help="training steps")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=None, help="frames per step (default 64)"
+    )
+    parser.add_argument(
+        "--lr", type=_positive_float, default=None, help="Adam learning rate (default 3e-3)"
+    )
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of weights and batches (default 0)"
+    )
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue training the checkpoint at --out"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("man-rl train is not available yet", file=sys.stderr)
-    return 2
+    from man_rl.memory import ShortTermMemory
+    from man_rl.models import TypeA, TypeB
+
+    cls = TypeA if args.model == "A" else TypeB
+    memory = ShortTermMemory.load(args.memory)
+    if args.resume and args.out.exists():
+        model = cls.load(args.out)
+    else:
+        model = cls.for_memory(memory, seed=args.seed)
+    seed = None if model.training_state is not None else args.seed
+    with sigterm_as_interrupt():
+        try:
+            history = model.fit(
+                memory,
+                args.steps,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                seed=seed,
+                device=args.device,
+                progress=not args.quiet,
+            )
+        except KeyboardInterrupt:
+            if model.training_state is not None and model.training_state.step > 0:
+                model.save(args.out)
+                print(
+                    f"man-rl train: interrupted; saved the model at step "
+                    f"{model.training_state.step} to {args.out}",
+                    file=sys.stderr,
+                )
+            raise
+    model.save(args.out)
+    print(
+        f"trained Type {args.model} on {memory.num_keys} states for {args.steps} steps "
+        f"(step {int(history['step'][-1])}, loss {history['loss'][-1]:.4g}); saved {args.out}"
+    )
+    return 0

@@ -1,0 +1,253 @@
+"""Long-term memories: time to recall accuracy >= 0.99, against a plain conv CVAE baseline.
+
+The baseline is what one would write first from the CVAE paper: 32-64 channel convolutions,
+the one-hot state as extra input channels and as a decoder input, batch 128, Adam 1e-3, no
+root-vector term, trained on the same class-balanced batches. Accuracy is judged the same way
+for every model: recalled screens classified by the nearest real class mean
+(``man_rl.metrics.recall_accuracy``), never by a model's own recogniser.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from benchmarks.harness import Row
+from man_rl import ShortTermMemory, TypeA, TypeB
+from man_rl.datasets import random_walk_memory
+from man_rl.metrics import recall_accuracy
+from man_rl.models.common import KeyIndex
+
+
+class BaselineCVAE(nn.Module):
+    """A plain conditional VAE on screens (the benchmark's baseline, not part of man_rl)."""
+
+    def __init__(self, memory: ShortTermMemory, latent: int = 16, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.key_index = KeyIndex(memory.keys)
+        self.frame_shape = memory.frame_shape
+        h, w = self.frame_shape[:2]
+        c = 1 if len(self.frame_shape) == 2 else self.frame_shape[2]
+        k = len(self.key_index)
+        self.pad = ((-h) % 4, (-w) % 4)
+        self.bottom = ((h + self.pad[0]) // 4, (w + self.pad[1]) // 4)
+        flat = 64 * self.bottom[0] * self.bottom[1]
+        self.encoder = nn.Sequential(
+            nn.Conv2d(c + k, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU()
+        )
+        self.to_stats = nn.Linear(flat, 2 * latent)
+        self.from_latent = nn.Linear(latent + k, flat)
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, c, 4, 2, 1)
+        )
+        self.latent, self.classes, self.channels = latent, k, c
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _images(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.float().div(255.0)
+        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        return F.pad(x, (0, self.pad[1], 0, self.pad[0]))
+
+    def _decode(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        one_hot = F.one_hot(labels, self.classes).float()
+        x = self.from_latent(torch.cat([z, one_hot], 1)).relu()
+        x = self.decoder(x.view(-1, 64, *self.bottom))
+        h, w = self.frame_shape[:2]
+        return x[:, :, :h, :w]
+
+    def loss(self, frames: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        x = self._images(frames)
+        one_hot = F.one_hot(labels, self.classes).float()
+        planes = one_hot[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        stats = self.to_stats(self.encoder(torch.cat([x, planes], 1)).flatten(1))
+        mu, log_var = stats.chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * (0.5 * log_var).exp()
+        logits = self._decode(z, labels)
+        h, w = self.frame_shape[:2]
+        target = x[:, :, :h, :w]
+        recon = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(x)
+        kl = -0.5 * (1 + log_var - mu.pow(2) - log_var.exp()).sum() / len(x)
+        return recon + kl
+
+    def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        z = torch.randn(len(labels), self.latent, generator=generator, device=labels.device)
+        return torch.sigmoid(self._decode(z, labels))
+
+
+def baseline_trainer(memory: ShortTermMemory, seed: int = 0) -> tuple[BaselineCVAE, Callable]:
+    """The baseline and a ``train(steps)`` function (batch 128, Adam 1e-3, balanced)."""
+    model = BaselineCVAE(memory, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(seed)
+    to_model = model.key_index.map_memory(memory.keys)
+
+    def train(steps: int) -> None:
+        model.train()
+        for _ in range(steps):
+            frames, labels = memory.sample(128, rng=rng)
+            loss = model.loss(torch.from_numpy(frames), torch.from_numpy(to_model[labels]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+
+    return model, train
+
+
+@dataclass
+class Run:
+    """One time-to-accuracy run."""
+
+    seconds: float  # training time only (evaluation excluded)
+    steps: int
+    accuracy: float
+    reached: bool
+    samples: int  # training samples seen (steps x batch size)
+
+    @property
+    def throughput(self) -> float:
+        return self.samples / self.seconds if self.seconds else 0.0
+
+
+def time_to_accuracy(
+    model: object,
+    train: Callable[[int], None],
+    memory: ShortTermMemory,
+    *,
+    batch: int,
+    check_every: int,
+    budget_s: float,
+    target: float = 0.99,
+) -> Run:
+    """Train in chunks of ``check_every`` steps until recall accuracy >= ``target``."""
+    seconds, steps, accuracy = 0.0, 0, 0.0
+    while seconds < budget_s:
+        start = time.perf_counter()
+        train(check_every)
+        seconds += time.perf_counter() - start
+        steps += check_every
+        accuracy = recall_accuracy(model, memory, n=5, seed=0)
+        if accuracy >= target:
+            return Run(seconds, steps, accuracy, True, steps * batch)
+    return Run(seconds, steps, accuracy, False, steps * batch)
+
+
+def ours_trainer(cls: type, memory: ShortTermMemory, seed: int = 0) -> tuple[object, Callable]:
+    """A man_rl model and a ``train(steps)`` continuing its ``fit``."""
+    model = cls.for_memory(memory, seed=seed)
+    first = [True]
+
+    def train(steps: int) -> None:
+        model.fit(memory, steps, seed=seed if first[0] else None, device="cpu", progress=False)
+        first[0] = False
+
+    return model, train
+
+
+def _describe(run: Run) -> str:
+    mark = "" if run.reached else f" (not reached: {run.accuracy:.2f})"
+    return f"{run.seconds:.1f} s, {run.steps} steps{mark}"
+
+
+def env_rows(
+    env_id: str,
+    *,
+    collect_steps: int,
+    target_s: float,
+    check_every: int,
+    budget_s: float,
+    baseline_budget_s: float,
+    speedup_target: float | None,
+) -> list[Row]:
+    """Type A, Type B and the baseline on one env's random-walk memory."""
+    memory = random_walk_memory(env_id, steps=collect_steps, capacity=50, seed=0)
+    torch.set_num_threads(torch.get_num_threads())
+    runs = {}
+    for name, (model, train, batch) in {
+        "A": (*ours_trainer(TypeA, memory), _batch_of(TypeA)),
+        "B": (*ours_trainer(TypeB, memory), _batch_of(TypeB)),
+        "baseline": (*baseline_trainer(memory), 128),
+    }.items():
+        budget = baseline_budget_s if name == "baseline" else budget_s
+        runs[name] = time_to_accuracy(
+            model, train, memory, batch=batch, check_every=check_every, budget_s=budget
+        )
+    base = runs["baseline"]
+    rows = []
+    for name in ("A", "B"):
+        run = runs[name]
+        # An unreached baseline gives a lower bound on the speed-up.
+        speedup = base.seconds / run.seconds if run.reached else None
+        met = run.reached and run.seconds <= target_s
+        target = f"<= {target_s:g} s"
+        if speedup_target is not None:
+            target += f", >= {speedup_target:g}x faster"
+            met = met and speedup is not None and speedup >= speedup_target
+        rows.append(
+            Row(
+                f"Type {name} time to recall acc >= 0.99, {env_id} ({memory.num_keys} states)",
+                _describe(run),
+                f"baseline CVAE {_describe(base)}" + ("" if base.reached else " (lower bound)"),
+                speedup,
+                target,
+                met,
+            )
+        )
+    rows.append(
+        Row(
+            f"training throughput, {env_id}",
+            f"A {runs['A'].throughput:,.0f} / B {runs['B'].throughput:,.0f} samples/s",
+            f"baseline {base.throughput:,.0f} samples/s",
+            None,
+            "report (CPU)",
+            None,
+        )
+    )
+    return rows
+
+
+def _batch_of(cls: type) -> int:
+    from man_rl.training import DEFAULT_BATCH_SIZE
+
+    return DEFAULT_BATCH_SIZE
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Both envs at full size, or a tiny smoke run."""
+    if quick:
+        return env_rows(
+            "MiniGrid-Empty-5x5-v0",
+            collect_steps=300,
+            target_s=5,
+            check_every=5,
+            budget_s=0.5,
+            baseline_budget_s=0.5,
+            speedup_target=10,
+        )
+    return env_rows(
+        "MiniGrid-Empty-5x5-v0",
+        collect_steps=3000,
+        target_s=5,
+        check_every=25,
+        budget_s=60,
+        baseline_budget_s=180,
+        speedup_target=10,
+    ) + env_rows(
+        "MiniGrid-Empty-8x8-v0",
+        collect_steps=30000,
+        target_s=60,
+        check_every=100,
+        budget_s=180,
+        baseline_budget_s=300,
+        speedup_target=None,
+    )

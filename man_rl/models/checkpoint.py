@@ -1,0 +1,182 @@
+"""Checkpoints of long-term memories: one checked, versioned, pickle-free file.
+
+A checkpoint is a :func:`man_rl.fileformat.write_bundle` file of kind ``"long_term_memory"``.
+Its JSON meta holds the model type, its config, its state keys and the training state's plain
+values (step, learning-rate settings, the batch sampler's state); its arrays hold the weights,
+Adam's moment estimates, the noise generator's state and the loss history. Everything is
+stored from the CPU, so a model trained on a GPU loads on any machine, and loading only reads
+numbers: nothing is unpickled.
+
+Example:
+    >>> import numpy as np, tempfile, pathlib
+    >>> from man_rl import ShortTermMemory, TypeA
+    >>> stm = ShortTermMemory(capacity=2)
+    >>> stm.add("a", np.zeros((4, 4), np.uint8)); stm.add("b", np.ones((4, 4), np.uint8))
+    >>> model = TypeA.for_memory(stm, seed=0)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.manrl"
+    >>> save_model(model, path)
+    >>> loaded = load_model(path)
+    >>> type(loaded).__name__, loaded.keys
+    ('TypeA', ['a', 'b'])
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from man_rl.errors import CorruptFileError, InvalidTypeError, TrainingDivergedError
+from man_rl.fileformat import read_bundle, write_bundle
+from man_rl.keys import decode_key, encode_key
+
+FILE_KIND = "long_term_memory"
+_WEIGHTS = "weights/"
+_MOMENTS = "optimizer/"
+_HISTORY = "history/"
+_GENERATOR = "generator_state"
+
+M = TypeVar("M")
+
+
+def _model_classes() -> dict[str, type]:
+    from man_rl.models.type_a import TypeA
+    from man_rl.models.type_b import TypeB
+
+    return {"A": TypeA, "B": TypeB}
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` (a ``TypeA`` or ``TypeB``) and its training state to ``path``.
+
+    Refuses (:class:`TrainingDivergedError`) to write non-finite weights.
+    """
+    from man_rl import __version__
+
+    if getattr(model, "kind", None) not in _model_classes():
+        raise InvalidTypeError(f"can only save a TypeA or TypeB, got {type(model).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    for name, tensor in model.state_dict().items():
+        array = tensor.detach().cpu().numpy()
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise TrainingDivergedError(
+                f"refusing to save {path}: weight {name!r} holds non-finite values (the model "
+                "diverged); retrain it, with a lower learning rate"
+            )
+        arrays[_WEIGHTS + name] = array
+    config = asdict(model.config)
+    meta: dict[str, Any] = {
+        "man_rl_version": __version__,
+        "model_type": model.kind,
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
+        "keys": [encode_key(key) for key in model.keys],
+        "training": _training_meta(model.training_state, arrays),
+    }
+    write_bundle(path, FILE_KIND, meta, arrays)
+
+
+def _training_meta(state: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    optimizer = state.optimizer.state_dict()
+    moments = {}
+    for index, values in optimizer["state"].items():
+        for name, value in values.items():
+            array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+            arrays[f"{_MOMENTS}{index}/{name}"] = np.asarray(array)
+            moments.setdefault(str(index), []).append(name)
+    groups = [
+        {k: list(v) if isinstance(v, tuple) else v for k, v in group.items()}
+        for group in optimizer["param_groups"]
+    ]
+    for name, values in state.history.items():
+        arrays[_HISTORY + name] = np.asarray(values, dtype=np.float64)
+    arrays[_GENERATOR] = state.generator.get_state().cpu().numpy()
+    return {
+        "step": state.step,
+        "param_groups": groups,
+        "moments": moments,
+        "batch_rng": state.batch_rng.bit_generator.state,
+        "generator_device": state.generator.device.type,
+    }
+
+
+def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M:
+    """Load a checkpoint onto the CPU; ``expect`` (``TypeA`` / ``TypeB``) checks its type.
+
+    Damaged files raise :class:`~man_rl.errors.CorruptFileError`; a checkpoint of the other
+    type raises it too, saying which loader to use.
+    """
+    bundle = read_bundle(path, FILE_KIND)
+    meta, arrays = bundle.meta, bundle.arrays
+    classes = _model_classes()
+    kind = meta.get("model_type")
+    if kind not in classes:
+        raise CorruptFileError(f"{path} holds an unknown model type {kind!r}")
+    cls = classes[kind]
+    if expect is not None and cls is not expect:
+        raise CorruptFileError(
+            f"{path} holds a {cls.__name__} model, not a {expect.__name__}; load it with "
+            f"{cls.__name__}.load (or man_rl.models.load_model, which reads either)"
+        )
+    try:
+        config = dict(meta["config"])
+        keys = [decode_key(value) for value in meta["keys"]]
+        frame_shape = config.pop("frame_shape")
+        model = cls(keys, frame_shape, **config)
+        weights = {
+            name[len(_WEIGHTS) :]: torch.from_numpy(array.copy())
+            for name, array in arrays.items()
+            if name.startswith(_WEIGHTS)
+        }
+        model.load_state_dict(weights, strict=True)
+        if meta.get("training") is not None:
+            model.training_state = _load_training(model, meta["training"], arrays)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+        if isinstance(err, CorruptFileError):
+            raise
+        raise CorruptFileError(
+            f"{Path(path)} holds a {cls.__name__} checkpoint whose contents are inconsistent "
+            f"({type(err).__name__}: {err}); re-create it or restore a copy"
+        ) from None
+    return model
+
+
+def _load_training(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    from man_rl.training import TERMS, TrainingState
+
+    params = list(model.parameters())
+    groups = [
+        {k: tuple(v) if k == "betas" else v for k, v in group.items()}
+        for group in meta["param_groups"]
+    ]
+    moments = {
+        int(index): {
+            name: torch.from_numpy(np.array(arrays[f"{_MOMENTS}{index}/{name}"])) for name in names
+        }
+        for index, names in meta["moments"].items()
+    }
+    optimizer = torch.optim.Adam(params)
+    optimizer.load_state_dict({"state": moments, "param_groups": groups})
+    batch_rng = np.random.default_rng()
+    batch_rng.bit_generator.state = meta["batch_rng"]
+    generator = torch.Generator()
+    if meta["generator_device"] == "cpu":
+        generator.set_state(torch.from_numpy(np.array(arrays[_GENERATOR])))
+    else:  # a CUDA generator's state does not fit a CPU one: derive a fresh stream
+        generator.manual_seed(int(batch_rng.integers(2**62)))
+    history = {name: arrays[_HISTORY + name].tolist() for name in ("step", *TERMS)}
+    return TrainingState(
+        optimizer=optimizer,
+        batch_rng=batch_rng,
+        generator=generator,
+        step=int(meta["step"]),
+        history=history,
+    )
+
+
+__all__ = ["FILE_KIND", "load_model", "save_model"]

@@ -1,0 +1,291 @@
+"""Type A long-term memory: a conditional VAE on the root vector (the paper's section 3.2).
+
+``h = E(x)``; ``mu, log_var = enc_long([c_i, h])``; ``z = mu + exp(log_var / 2) * eps``;
+``h_hat = dec_long([c_i, z])``; ``x_hat = D(h_hat)``. Loss = reconstruction(x, x_hat) +
+``kl_weight`` * KL(N(mu, var) || N(0, I)) + ``lambda_root`` * ||h - h_hat||^2 +
+``lambda_association`` * reconstruction(x, D(h)). Recall of state ``i`` draws
+``z ~ N(0, I)`` and decodes ``D(dec_long([c_i, z]))``.
+
+The last term trains E and D as the paper's association autoencoder (its DFC/DFD), so that
+``h`` is a root vector worth regenerating; without it the model recalled only the average
+screen of a state whose screens vary (see :func:`man_rl.models.common.association_loss`).
+
+The paper's eq. 4 writes ``z = mu + std**2 * eps``; we use the standard reparameterisation
+``z = mu + std * eps``, whose variance is the ``var`` the KL term assumes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from man_rl.memory import ShortTermMemory
+from man_rl.models import checkpoint
+from man_rl.models.common import (
+    KeyIndex,
+    LossTerms,
+    association_loss,
+    check_non_negative,
+    check_positive_int,
+    check_seed,
+    decode_both,
+    frame_shape_of,
+    fresh_seed,
+    gaussian_kl,
+    make_generator,
+    mean_frame,
+    recall_frames,
+    reconstruction_loss,
+    reparameterize,
+    root_loss,
+)
+from man_rl.models.networks import ConvPlan, Decoder, Encoder, init_weights, mlp
+
+
+@dataclass(frozen=True)
+class TypeAConfig:
+    """Everything that defines a Type A model besides its keys (saved in checkpoints).
+
+    Args:
+        frame_shape: ``(H, W)`` or ``(H, W, C)`` of the frames.
+        root_dim: size of the root vector ``h``.
+        latent_dim: size of ``z``.
+        hidden_dim: width of the long-term encoder and decoder.
+        channels: conv channels per stride-2 layer (``None``: sized from the frame).
+        lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
+        lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
+        kl_weight: weight of the KL term (1 is the plain VAE).
+        seed: seed of the initial weights.
+    """
+
+    frame_shape: tuple[int, ...]
+    root_dim: int = 64
+    latent_dim: int = 16
+    hidden_dim: int = 128
+    channels: tuple[int, ...] | None = None
+    lambda_root: float = 1.0
+    lambda_association: float = 1.0
+    kl_weight: float = 1.0
+    seed: int = 0
+
+
+class TypeAOutput(NamedTuple):
+    """What :meth:`TypeA.forward` returns."""
+
+    logits: torch.Tensor
+    association_logits: torch.Tensor | None
+    root: torch.Tensor
+    root_hat: torch.Tensor
+    mu: torch.Tensor
+    log_var: torch.Tensor
+
+
+class TypeA(nn.Module):
+    """Type A long-term memory: recalls screens of a state with a conditional VAE.
+
+    Build it from a memory with :meth:`for_memory`, train it with :meth:`fit`, and draw
+    screens of a state with :meth:`recall`. Every size comes from the memory's frame shape
+    (any ``H x W``, grey or colour) and key list.
+
+    Args:
+        keys: the state keys (their order gives the class indices).
+        frame_shape: ``(H, W)`` or ``(H, W, C)``.
+        root_dim, latent_dim, hidden_dim, channels, lambda_root, lambda_association,
+            kl_weight: see :class:`TypeAConfig`.
+        seed: seed of the initial weights (``None``: fresh entropy, recorded in ``config``).
+
+    Example:
+        >>> import numpy as np
+        >>> from man_rl import ShortTermMemory, TypeA
+        >>> stm = ShortTermMemory(capacity=4)
+        >>> for key, value in [("dark", 0), ("light", 255)]:
+        ...     stm.add(key, np.full((6, 5), value, dtype=np.uint8))
+        >>> model = TypeA.for_memory(stm, seed=0)
+        >>> history = model.fit(stm, steps=60, lr=0.01, seed=0, progress=False)
+        >>> bool(model.recall("light", n=2, seed=0).mean() > 200)
+        True
+        >>> model.recall("dark", n=1, seed=0).shape
+        (1, 6, 5)
+    """
+
+    kind = "A"
+
+    def __init__(
+        self,
+        keys: Iterable[Hashable],
+        frame_shape: Sequence[int],
+        *,
+        root_dim: int = 64,
+        latent_dim: int = 16,
+        hidden_dim: int = 128,
+        channels: Sequence[int] | None = None,
+        lambda_root: float = 1.0,
+        lambda_association: float = 1.0,
+        kl_weight: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.key_index = KeyIndex(keys)
+        plan = ConvPlan.for_frame(frame_shape, channels)
+        self.config = TypeAConfig(
+            frame_shape=plan.frame_shape,
+            root_dim=check_positive_int("root_dim", root_dim),
+            latent_dim=check_positive_int("latent_dim", latent_dim),
+            hidden_dim=check_positive_int("hidden_dim", hidden_dim),
+            channels=plan.channels,
+            lambda_root=check_non_negative("lambda_root", lambda_root),
+            lambda_association=check_non_negative("lambda_association", lambda_association),
+            kl_weight=check_non_negative("kl_weight", kl_weight),
+            seed=fresh_seed() if seed is None else check_seed(seed),
+        )
+        num_keys = len(self.key_index)
+        cfg = self.config
+        # torch's layers draw their first weights from the global RNG; keep it untouched
+        # and draw the weights from the model's own seed below.
+        with torch.random.fork_rng(devices=[]):
+            self.encoder = Encoder(plan, cfg.root_dim)
+            self.enc_long = mlp([num_keys + cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
+            self.dec_long = mlp([num_keys + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
+            self.decoder = Decoder(plan, cfg.root_dim)
+        init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
+        self.training_state: Any = None  # set by man_rl.training.fit
+
+    @classmethod
+    def for_memory(cls, memory: ShortTermMemory, **options: Any) -> TypeA:
+        """A Type A model sized from ``memory``'s frame shape and keys.
+
+        The decoder starts out drawing the memory's average screen (its output bias is set
+        from it), so training only has to learn how each state differs from it.
+
+        ``options`` are the constructor's keywords (``root_dim``, ``latent_dim``, ``seed``...).
+        """
+        model = cls(memory.keys, frame_shape_of(memory), **options)
+        model.decoder.start_from(mean_frame(memory))
+        return model
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def keys(self) -> list[Hashable]:
+        """The state keys this model knows, in class-index order."""
+        return self.key_index.keys
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one frame."""
+        return self.config.frame_shape
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return next(self.parameters()).device
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"keys={len(self.key_index)}, config={asdict(self.config)}"
+
+    # ------------------------------------------------------------------ the model
+    def condition(self, labels: torch.Tensor) -> torch.Tensor:
+        """The state condition ``c_i``: the one-hot of ``labels`` times ``sqrt(latent_dim)``.
+
+        Scaled so that it has the norm of a draw of ``z ~ N(0, I)`` beside it: a plain
+        one-hot would start out drowned by the noise and take the networks longer to read.
+        """
+        one_hot = F.one_hot(labels, len(self.key_index)).to(torch.float32)
+        return one_hot * math.sqrt(self.config.latent_dim)
+
+    def forward(
+        self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
+    ) -> TypeAOutput:
+        """Encode and reconstruct ``frames`` (float ``[B, C, H, W]``) of states ``labels``."""
+        condition = self.condition(labels)
+        root = self.encoder(frames)
+        mu, log_var = self.enc_long(torch.cat([condition, root], dim=1)).chunk(2, dim=1)
+        z = reparameterize(mu, log_var, generator)
+        root_hat = self.dec_long(torch.cat([condition, z], dim=1))
+        association = self.config.lambda_association > 0
+        logits, association_logits = decode_both(self.decoder, root_hat, root, association)
+        return TypeAOutput(logits, association_logits, root, root_hat, mu, log_var)
+
+    def loss(
+        self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
+    ) -> LossTerms:
+        """The training loss of a batch and its named terms."""
+        out = self(frames, labels, generator)
+        reconstruction = reconstruction_loss(out.logits, frames)
+        kl = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
+        root = root_loss(out.root, out.root_hat, self.config.lambda_root)
+        association = association_loss(
+            out.association_logits, frames, self.config.lambda_association
+        )
+        total = reconstruction + kl + root + association
+        return LossTerms(total, reconstruction, kl, root, association)
+
+    def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ N(0, I)."""
+        z = torch.randn(
+            (len(labels), self.config.latent_dim), generator=generator, device=labels.device
+        )
+        root_hat = self.dec_long(torch.cat([self.condition(labels), z], dim=1))
+        return torch.sigmoid(self.decoder(root_hat))
+
+    # ------------------------------------------------------------------ public use
+    def recall(
+        self,
+        key: Hashable,
+        n: int = 1,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray:
+        """``n`` screens of state ``key``: uint8, shaped ``(n, *frame_shape)``.
+
+        The same ``seed`` gives the same screens; an unknown key raises
+        :class:`~man_rl.errors.UnknownKeyError` naming it.
+        """
+        return recall_frames(self, key, n, seed, generator)
+
+    def fit(
+        self,
+        memory: ShortTermMemory,
+        steps: int,
+        *,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        seed: int | None = None,
+        device: str | torch.device = "auto",
+        progress: bool = True,
+        balanced: bool = True,
+    ) -> dict[str, list[float]]:
+        """Train on class-balanced batches of ``memory``; see :func:`man_rl.training.fit`."""
+        from man_rl.training import fit
+
+        return fit(
+            self,
+            memory,
+            steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            progress=progress,
+            balanced=balanced,
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write weights, config, keys and training state to one checked file."""
+        checkpoint.save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TypeA:
+        """Load a Type A checkpoint onto the CPU (never unpickles)."""
+        return checkpoint.load_model(path, expect=cls)
+
+
+__all__ = ["TypeA", "TypeAConfig", "TypeAOutput"]

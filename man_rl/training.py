@@ -1,0 +1,260 @@
+"""The fit loop both long-term memories share.
+
+:func:`fit` trains any model that has ``key_index``, ``frame_shape`` and
+``loss(frames, labels, generator) -> LossTerms`` (``TypeA``, ``TypeB``) on class-balanced
+batches of a :class:`~man_rl.memory.ShortTermMemory`. The model keeps a
+:class:`TrainingState` (optimizer, step counter, random generators, loss history), so calling
+``fit`` again continues where the last call stopped.
+
+Example:
+    >>> import numpy as np
+    >>> from man_rl import ShortTermMemory, TypeA
+    >>> stm = ShortTermMemory(capacity=2)
+    >>> stm.add("a", np.zeros((4, 4), np.uint8)); stm.add("b", np.ones((4, 4), np.uint8))
+    >>> model = TypeA.for_memory(stm, seed=0)
+    >>> history = fit(model, stm, steps=3, seed=0, progress=False)
+    >>> history["step"], sorted(history)
+    ([1.0, 2.0, 3.0], ['association', 'kl', 'loss', 'reconstruction', 'root', 'step'])
+    >>> fit(model, stm, steps=2, progress=False)["step"][-1]  # continues
+    5.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from man_rl.errors import InvalidTypeError, InvalidValueError, TrainingDivergedError
+from man_rl.memory import ShortTermMemory
+from man_rl.models.common import (
+    KeyIndex,
+    LossTerms,
+    check_positive_int,
+    check_seed,
+    fresh_seed,
+    make_generator,
+    resolve_device,
+)
+from man_rl.models.networks import frames_to_tensor
+
+#: Default frames per batch.
+DEFAULT_BATCH_SIZE = 32
+#: Default Adam learning rate.
+DEFAULT_LR = 3e-3
+#: The loss terms recorded in the history, besides ``"step"``.
+TERMS = LossTerms._fields
+
+
+class Trainable(Protocol):
+    """What :func:`fit` needs from a model (``TypeA`` and ``TypeB`` have it)."""
+
+    key_index: KeyIndex
+    frame_shape: tuple[int, ...]
+    training_state: TrainingState | None
+
+    def loss(
+        self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
+    ) -> LossTerms: ...
+
+    def parameters(self) -> Any: ...
+
+    def to(self, device: torch.device) -> Any: ...
+
+
+@dataclass
+class TrainingState:
+    """What a model keeps between :func:`fit` calls (saved in its checkpoint too).
+
+    Args:
+        optimizer: the Adam optimizer with its moment estimates.
+        batch_rng: numpy generator drawing the batches.
+        generator: torch generator drawing the reparameterisation noise.
+        step: optimizer steps taken so far.
+        history: ``"step"`` and each loss term (:data:`TERMS`) -> one value per step.
+    """
+
+    optimizer: torch.optim.Optimizer
+    batch_rng: np.random.Generator
+    generator: torch.Generator
+    step: int = 0
+    history: dict[str, list[float]] = field(
+        default_factory=lambda: {name: [] for name in ("step", *TERMS)}
+    )
+
+    @classmethod
+    def new(cls, model: nn.Module, lr: float, seed: int, device: torch.device) -> TrainingState:
+        """A fresh state: Adam at ``lr``; generators seeded from ``seed``."""
+        return cls(
+            optimizer=torch.optim.Adam(model.parameters(), lr=lr),
+            batch_rng=np.random.default_rng(seed),
+            generator=make_generator(device, _torch_seed(seed)),
+        )
+
+    def reseed(self, seed: int, device: torch.device) -> None:
+        """Restart both random generators from ``seed``."""
+        self.batch_rng = np.random.default_rng(seed)
+        self.generator = make_generator(device, _torch_seed(seed))
+
+
+def _torch_seed(seed: int) -> int:
+    # A different stream from the batch sampler's, derived from the same seed.
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _check_lr(lr: object) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        raise InvalidTypeError(f"lr must be a number, got {lr!r}")
+    if not math.isfinite(lr) or lr <= 0:
+        raise InvalidValueError(f"lr must be a finite number > 0, got {lr}")
+    return float(lr)
+
+
+def _move_optimizer(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+    for state in optimizer.state.values():
+        for name, value in state.items():
+            if isinstance(value, torch.Tensor) and name != "step":
+                state[name] = value.to(device)
+
+
+def _check_memory(model: Trainable, memory: ShortTermMemory) -> np.ndarray:
+    if not isinstance(memory, ShortTermMemory):
+        raise InvalidTypeError(f"fit needs a ShortTermMemory, got {type(memory).__name__}")
+    if len(memory) == 0:
+        from man_rl.errors import EmptyMemoryError
+
+        raise EmptyMemoryError("cannot train on an empty memory; collect frames first")
+    if memory.frame_shape != tuple(model.frame_shape):
+        raise InvalidValueError(
+            f"the memory's frames are {memory.frame_shape} but the model was built for "
+            f"{tuple(model.frame_shape)}; build the model from this memory (for_memory)"
+        )
+    return model.key_index.map_memory(memory.keys)
+
+
+def _diverged(step: int, values: list[float], lr: float) -> str:
+    *terms, grad_norm = values
+    shown = ", ".join(f"{name}={value:.4g}" for name, value in zip(TERMS, terms, strict=True))
+    what = "loss" if not math.isfinite(terms[0]) else "gradient"
+    return (
+        f"training diverged at step {step}: the {what} is not finite ({shown}, gradient "
+        f"norm={grad_norm:.4g}). The learning rate is the likely cause (lr={lr:g}): lower it "
+        "(e.g. by 10x); also check the frames are ordinary uint8 screens. The weights were "
+        "left as they were before this step."
+    )
+
+
+def fit(
+    model: Trainable,
+    memory: ShortTermMemory,
+    steps: int,
+    *,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    balanced: bool = True,
+) -> dict[str, list[float]]:
+    """Train ``model`` for ``steps`` Adam steps on class-balanced batches of ``memory``.
+
+    Calling it again continues: the optimizer's moments, the step counter, the random
+    generators and the history carry over (a ``seed`` given on a later call restarts the
+    generators from it; an ``lr`` given sets the learning rate from then on).
+
+    Args:
+        model: a ``TypeA`` or ``TypeB``.
+        memory: the short-term memory; its labels are mapped to the model's classes by key,
+            and keys the model was not built for are an error naming them.
+        steps: optimizer steps to take now.
+        batch_size: frames per step (default 32).
+        lr: Adam learning rate (default 3e-3, or the last one used when continuing).
+        seed: seed of the batch sampler and of the noise (``None``: fresh entropy on the first
+            call, the carried-over generators afterwards). The same seed (and the same model
+            seed) gives bit-identical weights on the CPU.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        progress: show a tqdm progress bar with the loss terms.
+        balanced: draw each batch's states uniformly (the paper's short-term memory);
+            ``False`` draws frames uniformly, so common states dominate (for comparison).
+
+    Returns:
+        The whole history (all calls so far): ``"step"``, ``"loss"`` and each loss term
+        (``"reconstruction"``, ``"kl"``, ``"root"``, ``"association"``) -> lists of floats, one
+        entry per step (JSON-able).
+
+    Raises:
+        TrainingDivergedError: a non-finite loss or gradient; raised at the step it happens,
+            before that step changes any weight.
+    """
+    steps = check_positive_int("steps", steps)
+    batch = (
+        DEFAULT_BATCH_SIZE if batch_size is None else check_positive_int("batch_size", batch_size)
+    )
+    target = resolve_device(device)
+    to_model = torch.from_numpy(_check_memory(model, memory))
+    model.to(target)
+    state: TrainingState | None = model.training_state
+    if state is None:
+        first_seed = fresh_seed() if seed is None else check_seed(seed)
+        state = TrainingState.new(
+            model, _check_lr(DEFAULT_LR if lr is None else lr), first_seed, target
+        )
+        model.training_state = state
+    else:
+        _move_optimizer(state.optimizer, target)
+        if seed is not None:
+            state.reseed(check_seed(seed), target)
+        elif state.generator.device.type != target.type:
+            state.generator = make_generator(target, int(state.batch_rng.integers(2**62)))
+        if lr is not None:
+            for group in state.optimizer.param_groups:
+                group["lr"] = _check_lr(lr)
+    current_lr = float(state.optimizer.param_groups[0]["lr"])
+    params = [p for group in state.optimizer.param_groups for p in group["params"]]
+    history = state.history
+    bar = _progress_bar(steps, progress, type(model).__name__)
+    try:
+        for _ in range(steps):
+            frames, labels = memory.sample(batch, balanced=balanced, rng=state.batch_rng)
+            x = frames_to_tensor(frames, target)
+            y = to_model[torch.from_numpy(labels)].to(target)
+            state.optimizer.zero_grad(set_to_none=True)
+            terms = model.loss(x, y, state.generator)
+            terms.loss.backward()
+            grad_norm = torch.nn.utils.get_total_norm(
+                [p.grad for p in params if p.grad is not None]
+            )
+            values = torch.stack([*(t.detach() for t in terms), grad_norm]).tolist()
+            if not all(math.isfinite(v) for v in values):
+                raise TrainingDivergedError(_diverged(state.step + 1, values, current_lr))
+            state.optimizer.step()
+            state.step += 1
+            history["step"].append(float(state.step))
+            for name, value in zip(TERMS, values, strict=False):
+                history[name].append(value)
+            if bar is not None:
+                bar.update(1)
+                if state.step % 10 == 0:
+                    bar.set_postfix(
+                        {name: f"{v:.4g}" for name, v in zip(TERMS, values, strict=False)},
+                        refresh=False,
+                    )
+    finally:
+        if bar is not None:
+            bar.close()
+    return {name: list(values) for name, values in history.items()}
+
+
+def _progress_bar(steps: int, show: bool, name: str) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=steps, desc=f"fit {name}", unit="step", mininterval=0.5)
+
+
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_LR", "TERMS", "TrainingState", "fit"]

@@ -1,0 +1,178 @@
+"""Tests of the shared fit loop (man_rl.training): continuing, determinism, keys, guards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from man_rl import ShortTermMemory
+from man_rl.errors import InvalidValueError, TrainingDivergedError, UnknownKeyError
+from man_rl.models import TypeA, TypeB
+from man_rl.training import DEFAULT_BATCH_SIZE, DEFAULT_LR, fit
+
+MODELS = [TypeA, TypeB]
+
+
+def toy_memory(shape=(6, 5), keys=("dark", "mid", "light"), per_key=3, seed=0) -> ShortTermMemory:
+    rng = np.random.default_rng(seed)
+    stm = ShortTermMemory(capacity=10)
+    for i, key in enumerate(keys):
+        level = 20 + 200 * i / max(1, len(keys) - 1)
+        for _ in range(per_key):
+            stm.add(key, np.clip(level + rng.integers(0, 10, shape), 0, 255).astype(np.uint8))
+    return stm
+
+
+def same_weights(a, b) -> bool:
+    wa, wb = a.state_dict(), b.state_dict()
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_construction_never_touches_the_global_rng(cls):
+    stm = toy_memory()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    model = cls.for_memory(stm, seed=0)
+    model.fit(stm, steps=2, seed=0, progress=False)
+    model.recall("dark", n=2, seed=0)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_same_seed_gives_bit_identical_weights(cls):
+    stm = toy_memory()
+    a = cls.for_memory(stm, seed=1)
+    b = cls.for_memory(stm, seed=1)
+    assert same_weights(a, b)
+    assert not same_weights(a, cls.for_memory(stm, seed=2))
+    a.fit(stm, steps=5, seed=3, progress=False, device="cpu")
+    b.fit(stm, steps=5, seed=3, progress=False, device="cpu")
+    assert same_weights(a, b)
+    c = cls.for_memory(stm, seed=1)
+    c.fit(stm, steps=5, seed=4, progress=False, device="cpu")
+    assert not same_weights(a, c)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_fit_continues_where_it_stopped(cls):
+    stm = toy_memory()
+    once = cls.for_memory(stm, seed=0)
+    history = once.fit(stm, steps=6, seed=0, progress=False)
+    twice = cls.for_memory(stm, seed=0)
+    first = twice.fit(stm, steps=4, seed=0, progress=False)
+    assert first["step"] == [1.0, 2.0, 3.0, 4.0]
+    optimizer = twice.training_state.optimizer
+    second = twice.fit(stm, steps=2, progress=False)
+    assert twice.training_state.optimizer is optimizer  # the same Adam, moments and all
+    assert second["step"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert second == history  # same batches, noise and moments as one uninterrupted run
+    assert same_weights(once, twice)
+    assert set(history) == {"step", "loss", "reconstruction", "kl", "root", "association"}
+    assert json.loads(json.dumps(history)) == history
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_fit_maps_memory_labels_to_model_indices_by_key(cls):
+    shape = (4, 4)
+    frames = {key: np.full(shape, level, np.uint8) for key, level in [("a", 10), ("b", 240)]}
+    built = ShortTermMemory(capacity=2)
+    for key in ("a", "b"):
+        built.add(key, frames[key])
+    reordered = ShortTermMemory(capacity=2)  # same keys, the other order: labels differ
+    for key in ("b", "a"):
+        reordered.add(key, frames[key])
+    model = cls.for_memory(built, seed=0)
+    model.fit(reordered, steps=80, lr=0.01, seed=0, progress=False)
+    assert model.recall("a", n=4, seed=0).mean() < 60
+    assert model.recall("b", n=4, seed=0).mean() > 190
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_keys_added_after_the_model_was_built_are_reported(cls):
+    stm = toy_memory()
+    model = cls.for_memory(stm, seed=0)
+    stm.add("new state", np.zeros((6, 5), np.uint8))
+    with pytest.raises(UnknownKeyError, match="'new state'") as info:
+        model.fit(stm, steps=1, progress=False)
+    assert "for_memory" in str(info.value)
+    assert model.training_state is None  # nothing was trained on mis-indexed labels
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_fit_rejects_wrong_inputs(cls):
+    stm = toy_memory()
+    model = cls.for_memory(stm, seed=0)
+    with pytest.raises(InvalidValueError, match="frames are"):
+        model.fit(toy_memory(shape=(5, 6)), steps=1, progress=False)
+    for bad in [{"steps": 0}, {"steps": 1, "batch_size": 0}, {"steps": 1, "lr": -1.0}]:
+        with pytest.raises(InvalidValueError):
+            model.fit(stm, progress=False, **bad)
+    with pytest.raises(InvalidValueError, match="device"):
+        model.fit(stm, steps=1, device="tpu", progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidValueError, match="CUDA"):
+            model.fit(stm, steps=1, device="cuda", progress=False)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_divergence_stops_training_at_that_step(cls):
+    stm = toy_memory()
+    model = cls.for_memory(stm, seed=0)
+    model.fit(stm, steps=2, seed=0, progress=False)
+    with torch.no_grad():
+        next(model.decoder.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match=r"step 3\b.*lr") as info:
+        model.fit(stm, steps=5, progress=False)
+    assert "not finite" in str(info.value)
+    assert model.training_state.step == 2
+    assert len(model.training_state.history["loss"]) == 2
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_too_high_learning_rate_is_caught_before_weights_go_bad(cls):
+    stm = toy_memory()
+    model = cls.for_memory(stm, seed=0)
+    with pytest.raises(TrainingDivergedError, match="lr=1e\\+30"):
+        model.fit(stm, steps=50, lr=1e30, seed=0, progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_progress_bar_shows_the_loss_terms(capsys):
+    stm = toy_memory()
+    TypeA.for_memory(stm, seed=0).fit(stm, steps=20, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "fit TypeA" in err and "reconstruction" in err and "kl" in err
+
+
+def test_defaults_and_changing_lr_or_seed_when_continuing():
+    stm = toy_memory()
+    model = TypeA.for_memory(stm, seed=0)
+    fit(model, stm, steps=2, seed=0, progress=False)
+    state = model.training_state
+    assert state.optimizer.param_groups[0]["lr"] == DEFAULT_LR
+    assert DEFAULT_BATCH_SIZE == 32
+    fit(model, stm, steps=1, lr=1e-4, progress=False)
+    assert state.optimizer.param_groups[0]["lr"] == 1e-4
+    fit(model, stm, steps=1, progress=False)  # keeps the last lr
+    assert state.optimizer.param_groups[0]["lr"] == 1e-4
+    # a seed given when continuing restarts the generators: same batches as a fresh seed 7
+    a = TypeA.for_memory(stm, seed=0)
+    b = TypeA.for_memory(stm, seed=0)
+    fit(a, stm, steps=2, seed=0, progress=False)
+    fit(b, stm, steps=2, seed=0, progress=False)
+    fit(a, stm, steps=2, seed=7, progress=False)
+    fit(b, stm, steps=2, seed=7, progress=False)
+    assert same_weights(a, b)
+
+
+def test_fit_on_a_memory_holding_only_some_of_the_models_keys():
+    stm = toy_memory()
+    model = TypeB.for_memory(stm, seed=0)
+    part = ShortTermMemory(capacity=5)
+    part.add("light", stm.queue("light")[0])
+    history = fit(model, part, steps=2, seed=0, progress=False)
+    assert len(history["loss"]) == 2
