@@ -102,7 +102,7 @@ def collect(
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=total, disable=not enabled, unit="step", desc="collect")
 

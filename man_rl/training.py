@@ -13,8 +13,8 @@ Example:
     >>> stm.add("a", np.zeros((4, 4), np.uint8)); stm.add("b", np.ones((4, 4), np.uint8))
     >>> model = TypeA.for_memory(stm, seed=0)
     >>> history = fit(model, stm, steps=3, seed=0, progress=False)
-    >>> history["step"], sorted(history)
-    ([1.0, 2.0, 3.0], ['association', 'kl', 'loss', 'reconstruction', 'root', 'step'])
+    >>> history["step"], list(history)
+    ([1.0, 2.0, 3.0], ['step', 'loss', 'reconstruction', 'kl', 'root', 'association', 'recognition'])
     >>> fit(model, stm, steps=2, progress=False)["step"][-1]  # continues
     5.0
 """
@@ -183,8 +183,8 @@ def fit(
 
     Returns:
         The whole history (all calls so far): ``"step"``, ``"loss"`` and each loss term
-        (``"reconstruction"``, ``"kl"``, ``"root"``, ``"association"``) -> lists of floats, one
-        entry per step (JSON-able).
+        (``"reconstruction"``, ``"kl"``, ``"root"``, ``"association"``, ``"recognition"``) ->
+        lists of floats, one entry per step (JSON-able).
 
     Raises:
         TrainingDivergedError: a non-finite loss or gradient; raised at the step it happens,
@@ -252,7 +252,7 @@ def fit(
 def _progress_bar(steps: int, show: bool, name: str) -> Any:
     if not show:
         return None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=steps, desc=f"fit {name}", unit="step", mininterval=0.5)
 

@@ -207,7 +207,7 @@ def collect_vector(
     space. Stops early, without raising, on Ctrl-C (``KeyboardInterrupt``); the caller can
     tell from the count returned.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     taken = 0
     bar = tqdm(total=steps, disable=not progress, unit="step", desc="collect")
