@@ -160,3 +160,12 @@ def test_kill_9_leaves_the_old_or_the_new_file_whole(tmp_path):
         assert memory.keys[0] == "old" and memory.counts()["old"] == 1
         assert len(memory) >= len(old)  # the old file, or a whole newer one
         old = memory
+
+
+def test_same_seed_gives_a_bit_identical_memory_file(tmp_path):
+    args = ["--agent", "pretrained", "--epsilon", "0.5", "--steps", "300", "--seed", "7"]
+    collect(tmp_path, *args, name="a.manrl")
+    collect(tmp_path, *args, name="b.manrl")
+    collect(tmp_path, *args[:-1], "8", name="c.manrl")
+    assert (tmp_path / "a.manrl").read_bytes() == (tmp_path / "b.manrl").read_bytes()
+    assert (tmp_path / "a.manrl").read_bytes() != (tmp_path / "c.manrl").read_bytes()

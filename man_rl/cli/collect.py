@@ -99,11 +99,10 @@ def run(args: argparse.Namespace) -> int:
     if args.num_envs > 1 and args.ray_workers:
         raise InvalidValueError("use either --num-envs or --ray-workers, not both")
     memory = _start_memory(args)
-    capacity = None if memory is not None else (args.capacity or DEFAULT_CAPACITY)
     seed = None if memory is not None else args.seed
-    single = MemoryWrapper(
-        make_env(args.env, tile_size=args.tile_size), capacity=capacity, memory=memory
-    )
+    if memory is None:  # seeded, so the same seed gives a bit-identical file
+        memory = ShortTermMemory(args.capacity or DEFAULT_CAPACITY, seed=args.seed)
+    single = MemoryWrapper(make_env(args.env, tile_size=args.tile_size), memory=memory)
     policy = epsilon_greedy(
         _policy_for(args.agent, single, args.seed),
         single.action_space,

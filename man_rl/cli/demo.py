@@ -12,6 +12,7 @@ import numpy as np
 
 from man_rl.cli.common import known_states, make_env, positive_int, probability
 from man_rl.collect import collect, epsilon_greedy, summarize
+from man_rl.memory import ShortTermMemory
 from man_rl.wrapper import MemoryWrapper
 
 DEFAULT_ENV = "MiniGrid-Empty-5x5-v0"
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         f"1/4 collecting {args.collect_steps} steps of {args.env} (pretrained agent, "
         f"epsilon {args.epsilon})"
     )
-    env = MemoryWrapper(make_env(args.env, tile_size=8), capacity=args.capacity)
+    env = MemoryWrapper(
+        make_env(args.env, tile_size=8), memory=ShortTermMemory(args.capacity, seed=args.seed)
+    )
     env.action_space.seed(args.seed)
     policy = epsilon_greedy(
         make_policy("pretrained", env, seed=args.seed),
