@@ -103,7 +103,9 @@ class LossTerms(NamedTuple):
     ``reconstruction``: the screen decoded from ``h_hat`` against the real one; ``kl``: the
     (weighted) KL to the prior; ``root``: ``lambda_root * ||h - h_hat||^2``;
     ``association``: ``lambda_association`` times the screen decoded from ``h`` itself against
-    the real one (E and D as the paper's association autoencoder).
+    the real one (E and D as the paper's association autoencoder); ``recognition`` (Type B;
+    always 0 for Type A, which does not recognise): ``lambda_recognition`` times
+    ``-log p(state | mu)``, the state posterior of the encoding's mean under the priors.
     """
 
     loss: torch.Tensor
@@ -111,6 +113,7 @@ class LossTerms(NamedTuple):
     kl: torch.Tensor
     root: torch.Tensor
     association: torch.Tensor
+    recognition: torch.Tensor
 
 
 def reconstruction_loss(logits: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:

@@ -225,7 +225,7 @@ class TypeA(nn.Module):
             out.association_logits, frames, self.config.lambda_association
         )
         total = reconstruction + kl + root + association
-        return LossTerms(total, reconstruction, kl, root, association)
+        return LossTerms(total, reconstruction, kl, root, association, total.new_zeros(()))
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ N(0, I)."""

@@ -5,13 +5,30 @@ No condition at the encoder: ``h = E(x)``; ``mu, log_var = enc(h)``; ``z = mu + 
 ``N(lam * c'_i, I)``, with ``c'_i`` the one-hot of ``i`` zero-padded to the latent size, so
 each state owns a Gaussian of its own. Loss = reconstruction +
 KL(N(mu, var) || N(lam c'_i, I)) + ``lambda_root`` * ||h - h_hat||^2 +
-``lambda_association`` * reconstruction(x, D(h)), as in Type A. The KL's one-hot dimensions
-weigh ``class_kl_weight`` (10), its zero-padding ``kl_weight`` (1).
+``lambda_association`` * reconstruction(x, D(h)), as in Type A, + ``lambda_recognition`` *
+``-log p(i | mu)``. The KL is in closed form; its one-hot dimensions weigh
+``class_kl_weight`` (10: the 3-sigma recognition rule needs the means on their priors, and
+10 puts them there about twice as fast as 1, measured), its zero padding, which holds the
+detail within a state, ``kl_weight`` (1, so that detail stays cheap to keep).
 
 Recall of state ``i`` samples ``z ~ N(lam c'_i, I)`` and decodes it. Recognition encodes a
 screen and answers the state whose prior mean is nearest to the encoding's mean, or ``None``
 ("unknown") when that mean lies outside every prior's 3-sigma ball (see :meth:`TypeB.recognize`
 for the exact rule).
+
+Where this departs from a plain reading of the paper, and why (each measured on MiniGrid):
+
+- ``state_from_prior``: in training, the one-hot part of the decoded ``z`` is drawn from the
+  true state's prior, as recall draws it, while the encoder's posterior gives the padding;
+  the encoder's one-hot part is trained by the KL and recognition terms alone. Decoding the
+  posterior's one-hot part instead let the decoder learn the states only after the encoder
+  had, and the reconstruction then pulled the means off their priors (or moved the state
+  into the padding), so recall from the prior stalled at ~2% on Empty-8x8's 142 states.
+- ``state_readout``: dec_long reads the one-hot part as the state posterior
+  ``softmax(lam z[:K])`` (:meth:`TypeB.decode_root`).
+- the recognition term: the cross-entropy of that posterior at the encoding's mean; a
+  squared pull to a one-hot target (the KL) alone learns many states slowly. At the prior
+  mean the posterior is already certain, so the term vanishes there.
 """
 
 from __future__ import annotations
@@ -26,6 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
 from man_rl.memory import ShortTermMemory
@@ -61,11 +79,7 @@ from man_rl.models.networks import (
 DEFAULT_PADDING = 16
 #: The paper's lambda: two unit-variance priors 6 apart meet at 3 sigma.
 DEFAULT_LAM = 6.0
-#: Weight of the KL over the latent's one-hot part. With 1 (the plain ELBO) the
-#: reconstruction drags the encodings' means off their priors, and recall, which samples the
-#: priors, needed about 10x the steps on MiniGrid-Empty-5x5 (measured); 10 keeps them on.
-#: The zero-padding part, which holds detail within a state, keeps weight ``kl_weight`` (1),
-#: so that detail stays cheap to encode.
+#: Weight of the KL over the latent's one-hot part (see the module docstring).
 DEFAULT_CLASS_KL_WEIGHT = 10.0
 #: Radius of the ball around each prior mean inside which an encoding is recognised.
 DEFAULT_RADIUS = 3.0
@@ -83,11 +97,16 @@ class TypeBConfig:
         channels: conv channels per stride-2 layer (``None``: sized from the frame).
         lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
         lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
+        lambda_recognition: weight of ``-log p(state | mu)`` (0 turns it off).
         kl_weight: weight of the KL over the zero-padding dimensions (1 is the plain VAE).
         class_kl_weight: weight of the KL over the one-hot dimensions (default 10).
         lam: distance of each prior mean from the origin (the paper's lambda).
-        state_readout: give the long-term decoder the state posterior ``softmax(lam z[:K])``
-            beside ``z`` (see :meth:`TypeB.decode_root`).
+        state_readout: the long-term decoder reads ``z``'s one-hot part as the state posterior
+            ``softmax(lam z[:K])`` (see :meth:`TypeB.decode_root`).
+        state_from_prior: in training, decode the one-hot part of ``z`` drawn from the true
+            state's prior (as recall does), not from the encoder's posterior; the posterior
+            still gives the zero padding, and the KL and recognition terms still train the
+            encoder's one-hot part (see the module docstring).
         seed: seed of the initial weights.
     """
 
@@ -98,10 +117,12 @@ class TypeBConfig:
     channels: tuple[int, ...] | None = None
     lambda_root: float = 1.0
     lambda_association: float = 1.0
+    lambda_recognition: float = 1.0
     kl_weight: float = 1.0
     class_kl_weight: float = DEFAULT_CLASS_KL_WEIGHT
     lam: float = DEFAULT_LAM
     state_readout: bool = True
+    state_from_prior: bool = True
     seed: int = 0
 
 
@@ -129,8 +150,8 @@ class TypeB(nn.Module):
         latent_dim: size of ``z``; ``None`` gives ``len(keys) + 16``. Must be >= ``len(keys)``.
         lam: prior means' distance from the origin (default 6, the paper's 3-sigma argument;
             smaller values warn, as the priors then overlap).
-        root_dim, hidden_dim, channels, lambda_root, lambda_association, kl_weight,
-            class_kl_weight, state_readout: see :class:`TypeBConfig`.
+        root_dim, hidden_dim, channels, lambda_root, lambda_association, lambda_recognition,
+            kl_weight, class_kl_weight, state_readout: see :class:`TypeBConfig`.
         seed: seed of the initial weights (``None``: fresh entropy, recorded in ``config``).
 
     Example:
@@ -160,10 +181,12 @@ class TypeB(nn.Module):
         channels: Sequence[int] | None = None,
         lambda_root: float = 1.0,
         lambda_association: float = 1.0,
+        lambda_recognition: float = 1.0,
         kl_weight: float = 1.0,
         class_kl_weight: float = DEFAULT_CLASS_KL_WEIGHT,
         lam: float = DEFAULT_LAM,
         state_readout: bool = True,
+        state_from_prior: bool = True,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -202,10 +225,12 @@ class TypeB(nn.Module):
             channels=plan.channels,
             lambda_root=check_non_negative("lambda_root", lambda_root),
             lambda_association=check_non_negative("lambda_association", lambda_association),
+            lambda_recognition=check_non_negative("lambda_recognition", lambda_recognition),
             kl_weight=check_non_negative("kl_weight", kl_weight),
             class_kl_weight=check_non_negative("class_kl_weight", class_kl_weight),
             lam=lam,
             state_readout=bool(state_readout),
+            state_from_prior=bool(state_from_prior),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         cfg = self.config
@@ -214,8 +239,8 @@ class TypeB(nn.Module):
         with torch.random.fork_rng(devices=[]):
             self.encoder = Encoder(plan, cfg.root_dim)
             self.enc_long = mlp([cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
-            readout = num_keys if cfg.state_readout else 0
-            self.dec_long = mlp([readout + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
+            # with the readout, the one-hot part reaches dec_long as the posterior (K values)
+            self.dec_long = mlp([cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
             self.decoder = Decoder(plan, cfg.root_dim)
         prior = torch.zeros(num_keys, cfg.latent_dim)
         prior[:, :num_keys] = cfg.lam * torch.eye(num_keys)
@@ -268,9 +293,19 @@ class TypeB(nn.Module):
     def forward(
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
     ) -> TypeBOutput:
-        """Encode and reconstruct ``frames`` (float ``[B, C, H, W]``); labels are unused here."""
+        """Encode and reconstruct ``frames`` (float ``[B, C, H, W]``) of states ``labels``.
+
+        With ``state_from_prior`` the one-hot part of the ``z`` that is decoded is drawn from
+        the true state's prior, as recall draws it; the encoder's posterior gives the rest.
+        """
         root, mu, log_var = self.encode(frames)
-        root_hat = self.decode_root(reparameterize(mu, log_var, generator))
+        z = reparameterize(mu, log_var, generator)
+        if self.config.state_from_prior:
+            k = len(self.key_index)
+            means = self.prior_means[labels, :k]
+            noise = torch.randn(means.shape, generator=generator, device=means.device)
+            z = torch.cat([means + noise, z[:, k:]], dim=1)
+        root_hat = self.decode_root(z)
         association = self.config.lambda_association > 0
         logits, association_logits = decode_both(self.decoder, root_hat, root, association)
         return TypeBOutput(logits, association_logits, root, root_hat, mu, log_var)
@@ -286,8 +321,19 @@ class TypeB(nn.Module):
         association = association_loss(
             out.association_logits, frames, self.config.lambda_association
         )
-        total = reconstruction + kl + root + association
-        return LossTerms(total, reconstruction, kl, root, association)
+        recognition = self.config.lambda_recognition * F.cross_entropy(
+            self.state_logits(out.mu), labels
+        )
+        total = reconstruction + kl + root + association + recognition
+        return LossTerms(total, reconstruction, kl, root, association, recognition)
+
+    def state_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """``lam * z[:, :K]``: the log-posterior over states of ``z``, up to a constant.
+
+        Under the priors ``N(lam c'_i, I)`` with equal weights,
+        ``-||z - lam c'_i||^2 / 2 = const + lam z_i``.
+        """
+        return self.config.lam * z[:, : len(self.key_index)]
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ their prior."""
@@ -296,16 +342,19 @@ class TypeB(nn.Module):
         return torch.sigmoid(self.decoder(self.decode_root(z)))
 
     def decode_root(self, z: torch.Tensor) -> torch.Tensor:
-        """``h_hat = dec_long(z)``; with ``state_readout`` dec_long also reads the state posterior.
+        """``h_hat = dec_long(z)``, reading ``z``'s one-hot part as the state posterior.
 
         The posterior over states of ``z`` under the priors ``N(lam c'_i, I)`` (equal weights)
-        is ``softmax(lam * z[:K])``; giving it to the decoder beside ``z`` (scaled, like Type
-        A's condition, to the norm of the noise) spares it learning to tell the states apart
-        through the prior's noise: recall reaches the same accuracy in 1.5-2x fewer steps.
+        is ``softmax(lam * z[:K])``. With ``state_readout`` (the default) dec_long gets it,
+        scaled like Type A's condition to the norm of the noise, in place of ``z[:K]``, and the
+        zero padding ``z[K:]`` as it is: the one-hot part says which state, the padding the
+        detail within it. The decoder then needs no learning to see through the prior's unit
+        noise on ``K`` dimensions.
         """
         if self.config.state_readout:
-            posterior = torch.softmax(self.config.lam * z[:, : len(self.key_index)], dim=1)
-            z = torch.cat([posterior * math.sqrt(self.config.latent_dim), z], dim=1)
+            k = len(self.key_index)
+            posterior = torch.softmax(self.state_logits(z), dim=1)
+            z = torch.cat([posterior * math.sqrt(self.config.latent_dim), z[:, k:]], dim=1)
         return self.dec_long(z)
 
     # ------------------------------------------------------------------ public use
