@@ -93,7 +93,7 @@ def collect(
                 result.returns.append(episode_return)
                 episode_return = 0.0
                 obs, info = env.reset()
-                bar.set_postfix(states=env.memory.num_keys, episodes=result.episodes)
+                bar.set_postfix(states=env.memory.num_keys, episodes=result.episodes, refresh=False)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
