@@ -26,7 +26,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +40,7 @@ from man_rl.errors import (
     InvalidValueError,
     UnsupportedVersionError,
 )
+from man_rl.fileformat import write_bytes_atomically
 
 FORMAT = "man_rl.dqn"
 FORMAT_VERSION = 1
@@ -213,27 +213,13 @@ class DQNAgent:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write SB3's zip (plus our ``man_rl.json``) to ``path`` atomically; returns the path."""
-        path = Path(path)
-        folder = path.parent if str(path.parent) else Path(".")
-        folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         self.model.save(buffer, exclude=["replay_buffer"])
         meta = self._meta()
         with zipfile.ZipFile(buffer, "a") as archive:
             meta["sha256"] = _members_digest(archive)
             archive.writestr(META_NAME, json.dumps(meta, sort_keys=True, default=str))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(buffer.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes 0o600; agent files are shareable
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_bytes_atomically(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DQNAgent:

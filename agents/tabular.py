@@ -18,9 +18,9 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from man_rl.errors import CorruptFileError, InvalidValueError, UnsupportedVersionError
+from man_rl.fileformat import write_bytes_atomically
 from man_rl.keys import KeyFn, decode_key, default_key_fn, encode_key, normalize_key
 
 FORMAT = "man_rl.qtable"
@@ -300,26 +301,14 @@ class QTableAgent:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the table to ``path`` (an ``.npz``) atomically; returns the path."""
-        path = Path(path)
         meta = json.dumps(self._meta(), sort_keys=True).encode("utf-8")
-        folder = path.parent if str(path.parent) else Path(".")
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(
-                    handle,
-                    q=np.ascontiguousarray(self.q, dtype=np.float64),
-                    meta=np.frombuffer(meta, dtype=np.uint8),
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes 0o600; agent files are shareable
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            q=np.ascontiguousarray(self.q, dtype=np.float64),
+            meta=np.frombuffer(meta, dtype=np.uint8),
+        )
+        return write_bytes_atomically(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> QTableAgent:

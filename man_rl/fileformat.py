@@ -174,6 +174,36 @@ def write_bundle(
     _fsync_folder(folder)
 
 
+def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename; returns the path.
+
+    A crash, a kill or a full disk leaves the old file whole. The new file gets the old
+    file's mode, or the usual ``0o666`` minus the umask.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+        >>> write_bytes_atomically(path, b"hi").read_bytes()
+        b'hi'
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        os.chmod(tmp_name, _file_mode(path))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+    return path
+
+
 def _file_mode(path: Path) -> int:
     """The mode the file would get from ``open()``: the old file's, else 0o666 minus umask."""
     try:
@@ -350,4 +380,11 @@ def _map_payload(
     return arrays
 
 
-__all__ = ["FORMAT_VERSION", "ArrayStream", "Bundle", "read_bundle", "write_bundle"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ArrayStream",
+    "Bundle",
+    "read_bundle",
+    "write_bundle",
+    "write_bytes_atomically",
+]

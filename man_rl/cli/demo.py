@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from man_rl.cli.common import known_states, make_env, positive_int, probability
 from man_rl.collect import collect, epsilon_greedy, summarize
+from man_rl.fileformat import write_bytes_atomically
 from man_rl.memory import ShortTermMemory
 from man_rl.wrapper import MemoryWrapper
 
@@ -120,6 +120,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_bytes_atomically(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
