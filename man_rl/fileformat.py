@@ -227,6 +227,22 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _whole_file_checksum_ok(handle: Any, size: int) -> bool:
+    """Whether the file's last 32 bytes are the SHA-256 of everything before them."""
+    if size < _CHECKSUM_BYTES:
+        return False
+    digest = hashlib.sha256()
+    handle.seek(0)
+    left = size - _CHECKSUM_BYTES
+    while left:
+        chunk = handle.read(min(_CHUNK, left))
+        if not chunk:
+            return False
+        digest.update(chunk)
+        left -= len(chunk)
+    return handle.read(_CHECKSUM_BYTES) == digest.digest()
+
+
 def _corrupt(path: Path, why: str) -> CorruptFileError:
     return CorruptFileError(
         f"{path} is not a valid man_rl file ({why}); it may be truncated or damaged, "
@@ -302,6 +318,10 @@ def read_bundle(
         if magic != MAGIC:
             raise _corrupt(path, "wrong magic bytes")
         if version > max_version:
+            # Every version ends in a SHA-256 of what precedes it: a damaged version field
+            # must read as damage, not as "upgrade man_rl".
+            if not _whole_file_checksum_ok(handle, size):
+                raise _corrupt(path, "checksum mismatch")
             raise UnsupportedVersionError(
                 f"{path} has format version {version}, newer than this man_rl reads "
                 f"({max_version}); upgrade man_rl to load it"

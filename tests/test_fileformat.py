@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import struct
@@ -61,8 +62,18 @@ def test_newer_version_says_upgrade(tmp_path):
     sample_memory().save(tmp_path / "m")
     data = bytearray((tmp_path / "m").read_bytes())
     data[8:12] = struct.pack("<I", FORMAT_VERSION + 1)
-    (tmp_path / "m").write_bytes(bytes(data))
+    body = bytes(data[:-32])  # a whole file of a newer version: its checksum matches
+    (tmp_path / "m").write_bytes(body + hashlib.sha256(body).digest())
     with pytest.raises(UnsupportedVersionError, match="upgrade man_rl"):
+        ShortTermMemory.load(tmp_path / "m")
+
+
+def test_damaged_version_field_reads_as_damage_not_as_newer(tmp_path):
+    sample_memory().save(tmp_path / "m")
+    data = bytearray((tmp_path / "m").read_bytes())
+    data[8] ^= 2  # found by the property test below: version 1 -> 3
+    (tmp_path / "m").write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="checksum"):
         ShortTermMemory.load(tmp_path / "m")
 
 
