@@ -18,6 +18,7 @@ storage=DIR)``): the frames are in a memory-mapped sparse file there, so they oc
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import warnings
@@ -45,7 +46,13 @@ _FILE_KIND = "short_term_memory"
 _STORAGE_KIND = "short_term_memory_storage"
 _STORAGE_VERSION = 1
 _EVICTIONS = ("fifo", "reservoir")
-_FIRST_ROW = 16  # frames a key's row holds before it first grows (in RAM)
+_FIRST_ROW = 16  # frames a key's row holds before it first grows (in RAM, large stores only)
+# In RAM, rows are `capacity` long from the start while the whole store stays within this many
+# bytes: np.zeros pages are committed only when written, so this costs address space, not RAM,
+# and a row that never grows never copies its frames into fresh pages (the copies and their
+# page faults were most of MemoryWrapper's overhead per step). Larger stores grow geometrically.
+_FULL_ROWS_MAX_BYTES = 2**32
+_FIRST_SLOTS = 4  # key slots allocated with the first key, unless reserve() asked for more
 
 
 class Batch(NamedTuple):
@@ -68,6 +75,21 @@ def available_memory_bytes() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return None
+
+
+def lazy_zeros(shape: tuple[int, ...]) -> np.ndarray:
+    """A zeroed uint8 array whose pages are committed one by one, when first written.
+
+    Large arrays come from a private anonymous memory map without transparent huge pages:
+    numpy's own ``np.zeros`` asks for huge pages, which round every key's partly filled row
+    up to 2 MiB of RAM and, measured on a 2-core VM, made a frame's first write cost
+    ~50-100 us instead of ~5 us (each huge page is zeroed, and backed by the host, at once).
+    """
+    nbytes = int(np.prod(shape, dtype=np.int64))
+    if nbytes < 2**22 or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return np.zeros(shape, dtype=np.uint8)
+    buffer = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(buffer, dtype=np.uint8).reshape(shape)
 
 
 def _check_capacity(capacity: Any) -> int:
@@ -150,8 +172,10 @@ class ShortTermMemory:
 
     Frames live in one contiguous ``uint8`` array of shape ``(key_slots, row_length,
     *frame_shape)``; each key owns one row used as a ring buffer, so a batch is gathered with a
-    single index operation. In RAM, rows grow geometrically up to ``capacity`` and pages are
-    only committed when written, so memory use stays at the bytes of the frames held.
+    single index operation. In RAM, pages are only committed when written, so memory use stays
+    at the bytes of the frames held; rows are ``capacity`` long from the start unless the
+    store would exceed a few GiB of address space, in which case they grow geometrically.
+    :meth:`reserve` makes room for a known number of keys up front.
 
     With ``storage=DIR`` the array is a memory map of a sparse file in ``DIR`` (rows are
     ``capacity`` long from the start; unwritten pages cost nothing): the memory can be larger
@@ -219,6 +243,9 @@ class ShortTermMemory:
         self._seen = np.zeros(0, dtype=np.int64)
         self._storage: _Storage | None = None
         self._closed = False
+        self._reserved_keys = 0
+        if expected_keys is not None:
+            self.reserve(expected_keys)
         if storage is not None:
             self._storage = _Storage.create(storage)
         if frame_shape is not None:
@@ -370,8 +397,42 @@ class ShortTermMemory:
         self._frame_shape = shape
         # On disk a row is `capacity` long from the start: a sparse file's unwritten pages
         # cost nothing, and rows then never move.
-        row = self.capacity if self._storage is not None else min(self.capacity, _FIRST_ROW)
-        self._store = np.zeros((0, row, *shape), dtype=np.uint8)
+        self._store = np.zeros((0, self._row_length(0, 1, shape), *shape), dtype=np.uint8)
+
+    def _row_length(self, slots: int, needed: int, shape: tuple[int, ...]) -> int:
+        """How long rows should be for ``slots`` key slots when one must hold ``needed``."""
+        if self._storage is not None:
+            return self.capacity  # a sparse file's unwritten pages cost nothing; rows never move
+        slots = max(slots, self._reserved_keys, _FIRST_SLOTS)
+        free = available_memory_bytes()
+        limit = _FULL_ROWS_MAX_BYTES if free is None else min(_FULL_ROWS_MAX_BYTES, free // 2)
+        if slots * self.capacity * int(np.prod(shape)) <= limit:
+            return self.capacity
+        current = self._store.shape[1] if self._store.ndim > 2 else 0
+        return min(self.capacity, max(needed, 2 * current, _FIRST_ROW))
+
+    def reserve(self, num_keys: int) -> None:
+        """Make room for ``num_keys`` keys now, so that adding them never moves held frames.
+
+        Like reserving a list's size: it costs no RAM until frames are written (pages are
+        committed when touched), only address space. :class:`MemoryWrapper` reserves the
+        number of states of envs whose state count it knows (MiniGrid).
+
+        Example:
+            >>> import numpy as np
+            >>> stm = ShortTermMemory(capacity=10, frame_shape=(4, 4))
+            >>> stm.reserve(100)
+            >>> stm.add("a", np.zeros((4, 4), np.uint8)); len(stm), stm.num_keys
+            (1, 1)
+        """
+        num_keys = int(num_keys)
+        if num_keys < 0:
+            raise InvalidValueError(f"num_keys must be >= 0, got {num_keys}")
+        self._check_open()
+        self._reserved_keys = max(self._reserved_keys, num_keys)
+        if self._frame_shape is not None and num_keys > self._store.shape[0]:
+            shape = self._frame_shape
+            self._grow(num_keys, max(self._store.shape[1], self._row_length(num_keys, 1, shape)))
 
     def _new_key(self, key: Hashable) -> int:
         key = normalize_key(key)
@@ -379,7 +440,8 @@ class ShortTermMemory:
             return self._index[key]
         slot = len(self._keys)
         if slot == self._store.shape[0]:
-            self._grow(max(4, 2 * slot), self._store.shape[1])
+            slots = max(_FIRST_SLOTS, 2 * slot, self._reserved_keys)
+            self._grow(slots, self._store.shape[1])
         self._keys.append(key)
         self._index[key] = slot
         return slot
@@ -389,10 +451,9 @@ class ShortTermMemory:
             # More key slots on disk: extend the (sparse) file and map it again; nothing moves.
             self._store = self._storage.map((slots, *self._store.shape[1:]))
         else:
-            # Rows (one per key) and their length grow geometrically up to `capacity`, so a
-            # huge capacity costs nothing up front. np.zeros gets lazily committed pages and
-            # only the filled part of each row is copied, so unwritten parts cost no RAM.
-            store = np.zeros((slots, row_length, *self._store.shape[2:]), dtype=np.uint8)
+            # Pages are committed when written and only the filled part of each row is
+            # copied, so unwritten parts cost no RAM (see _row_length for the rows' length).
+            store = lazy_zeros((slots, row_length, *self._store.shape[2:]))
             for slot, size in enumerate(self._sizes):
                 store[slot, :size] = self._store[slot, :size]
             self._store = store
@@ -401,8 +462,9 @@ class ShortTermMemory:
 
     def _grow_rows(self, needed: int) -> None:
         if needed > self._store.shape[1]:
-            length = min(self.capacity, max(needed, 2 * self._store.shape[1]))
-            self._grow(self._store.shape[0], length)
+            slots = self._store.shape[0]
+            length = self._row_length(slots, needed, self._store.shape[2:])
+            self._grow(slots, max(length, needed))
 
     def check_fits(self, expected_keys: int, frame_shape: tuple[int, ...]) -> bool:
         """Warn (``ResourceWarning``) when the worst case would not fit in free RAM.

@@ -154,6 +154,7 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
         expected = self._observer.expected_states
         if self.memory.frame_shape is None and expected is not None:
             self.memory.check_fits(expected, np.shape(frame))
+            self.memory.reserve(expected)
         self.memory.add(key, frame)
         self._frame = frame
         self.last_key = key

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -242,6 +243,41 @@ class TestQueries:
             for _ in range(50):
                 stm.add(key, frame(key))
         assert stm._store[: stm.num_keys].nbytes <= 1.05 * stm.nbytes
+
+    def test_reserved_keys_never_move_the_frames_held(self):
+        stm = ShortTermMemory(8, frame_shape=(4, 5, 3))
+        stm.reserve(30)
+        stm.add(0, frame(0))
+        store = stm._store
+        for key in range(30):
+            for _ in range(8):
+                stm.add(key, frame(key))
+        assert stm._store is store  # no reallocation, so no copy of the frames held
+        assert np.array_equal(stm.queue(0)[0], frame(0))
+
+    def test_reserve_before_the_first_frame_and_bad_counts(self):
+        stm = ShortTermMemory(4, expected_keys=12)
+        stm.add("a", frame(1))
+        assert stm._store.shape[:2] == (12, 4)
+        with pytest.raises(InvalidValueError, match="num_keys"):
+            stm.reserve(-1)
+
+    def test_reserved_room_costs_no_ram_until_written(self):
+        def rss_anon_bytes() -> int:
+            with open("/proc/self/status") as status:
+                line = next(line for line in status if line.startswith("RssAnon:"))
+            return int(line.split()[1]) * 1024
+
+        if not os.path.exists("/proc/self/status"):
+            pytest.skip("RssAnon is read from Linux's /proc")
+        stm = ShortTermMemory(500, frame_shape=(64, 64, 3))
+        before = rss_anon_bytes()
+        stm.reserve(144)  # 885 MB of room
+        for key in range(144):
+            stm.add(key, np.full((64, 64, 3), 7, np.uint8))
+        assert stm._store.nbytes > 800 * 2**20
+        # 144 frames of 12 KiB each; pages are committed 4 KiB at a time, not 2 MiB
+        assert rss_anon_bytes() - before < 40 * 2**20
 
 
 class TestMerge:
