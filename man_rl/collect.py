@@ -61,12 +61,14 @@ def collect(
     *,
     seed: int | None = None,
     progress: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> CollectResult:
     """Run ``policy`` for ``steps`` env steps, resetting at episode ends.
 
     Every visited state's frame lands in ``env.memory`` (the wrapper does that). Ctrl-C (or a
     SIGTERM turned into ``KeyboardInterrupt``) stops the loop and returns what was done so far
-    with ``interrupted=True``, so the caller can save the memory.
+    with ``interrupted=True``, so the caller can save the memory; so does ``stop()``
+    returning true (checked before each step; worker processes use it).
 
     Example:
         >>> import gymnasium as gym, minigrid
@@ -84,6 +86,9 @@ def collect(
     try:
         obs, info = env.reset(seed=seed)
         for _ in range(steps):
+            if stop is not None and stop():
+                result.interrupted = True
+                break
             obs, reward, terminated, truncated, info = env.step(policy(obs, info))
             result.steps += 1
             episode_return += float(reward)

@@ -81,6 +81,7 @@ def test_resume_with_other_capacity_is_refused(tmp_path, capsys):
         (["--env", "Nope-v0"], "unknown environment id"),
         (["--agent", "missing.npz"], "missing.npz"),
         (["--num-envs", "2", "--ray-workers", "2"], "not both"),
+        (["--workers", "2", "--num-envs", "2"], "use one of --num-envs and --workers"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -129,6 +130,27 @@ def wait_until_collecting(process, seconds=2.5):
     # Long enough for imports and the first steps; the loop then runs until signalled.
     time.sleep(seconds)
     assert process.poll() is None, process.communicate()
+
+
+def test_worker_processes_from_the_cli(tmp_path, capsys):
+    code, out = collect(tmp_path, "--agent", "random", "--steps", "300", "--workers", "2")
+    assert code == 0
+    assert "ran 300 steps in 2 worker processes" in capsys.readouterr().out
+    memory = ShortTermMemory.load(out)
+    assert len(memory) >= 302  # both workers' steps and first resets, capacity not hit
+    assert memory.num_keys > 10
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_worker_processes_and_saves_their_frames(tmp_path, sig):
+    out = tmp_path / "m.manrl"
+    process = start_collect(out, 10**7, "--workers", "2")
+    wait_until_collecting(process, seconds=4)
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout and "Traceback" not in stderr
+    assert len(ShortTermMemory.load(out)) > 100
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -57,13 +57,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="memory file to write")
     parser.add_argument("--resume", action="store_true", help="add to the memory in --out")
     parser.add_argument(
-        "--num-envs", type=positive_int, default=1, help="env copies in a vector env"
+        "--num-envs",
+        type=positive_int,
+        default=1,
+        help="env copies in a gymnasium vector env, stepped in lock-step",
     )
     parser.add_argument(
         "--vectorization",
         choices=("async", "sync"),
         default="async",
         help="with --num-envs > 1: worker processes (async) or one process (sync)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="collect in this many local processes, each stepping its own env (seed "
+        "--seed + i) and merged in order; on a few cores the fastest way to collect",
     )
     parser.add_argument(
         "--ray-workers",
@@ -96,8 +106,17 @@ def _start_memory(args: argparse.Namespace) -> ShortTermMemory | None:
 def run(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         raise IsADirectoryError(f"--out {args.out} is a folder; give a file path")
-    if args.num_envs > 1 and args.ray_workers:
-        raise InvalidValueError("use either --num-envs or --ray-workers, not both")
+    chosen = [
+        name
+        for name, used in [
+            ("--num-envs", args.num_envs > 1),
+            ("--workers", args.workers),
+            ("--ray-workers", args.ray_workers),
+        ]
+        if used
+    ]
+    if len(chosen) > 1:
+        raise InvalidValueError(f"use one of {' and '.join(chosen)}, not both")
     memory = _start_memory(args)
     seed = None if memory is not None else args.seed
     if memory is None:  # seeded, so the same seed gives a bit-identical file
@@ -112,15 +131,17 @@ def run(args: argparse.Namespace) -> int:
     single.action_space.seed(args.seed)
     interrupted = False
     with sigterm_as_interrupt():
-        if args.ray_workers:
-            from man_rl.distributed import collect_with_ray
+        if args.ray_workers or args.workers:
+            from man_rl.distributed import collect_with_processes, collect_with_ray
 
+            fan_out = collect_with_ray if args.ray_workers else collect_with_processes
+            workers = args.ray_workers or args.workers
             try:
-                collect_with_ray(
+                fan_out(
                     partial(make_env, args.env, tile_size=args.tile_size),
                     partial(_policy_for, args.agent),
                     args.steps,
-                    workers=args.ray_workers,
+                    workers=workers,
                     seed=args.seed,
                     capacity=single.memory.capacity,
                     epsilon=args.epsilon,
@@ -128,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
                 )
             except KeyboardInterrupt:
                 interrupted = True
-            line = f"{args.ray_workers} Ray tasks"
+            where = f"{workers} Ray tasks" if args.ray_workers else f"{workers} worker processes"
+            line = f"{'part of ' if interrupted else ''}{args.steps} steps in {where}"
         elif args.num_envs > 1:
             from man_rl.vector import collect_vector, make_memory_vec_env, per_env_policy
 
