@@ -216,6 +216,62 @@ def env_rows(
     return rows
 
 
+def device_throughput(env_id: str, device: str, steps: int, collect_steps: int) -> list[Row]:
+    """Training samples/s of Type A, Type B (float32 and bf16) and the baseline on ``device``.
+
+    Steps only, after a warm-up, with the device synchronised around the timing.
+    """
+    memory = random_walk_memory(env_id, steps=collect_steps, capacity=50, seed=0)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    batch = _batch_of(TypeA)
+    measured = {}
+    for cls in (TypeA, TypeB):
+        for precision in (None, "bf16"):
+            model = cls.for_memory(memory, seed=0)
+            options = {"device": device, "progress": False, "mixed_precision": precision}
+            model.fit(memory, 5, seed=0, **options)  # warm-up: kernels, allocator, moments
+            sync()
+            start = time.perf_counter()
+            model.fit(memory, steps, **options)
+            sync()
+            measured[cls.kind, precision] = steps * batch / (time.perf_counter() - start)
+    baseline = BaselineCVAE(memory, seed=0).to(device)
+    optimizer = torch.optim.Adam(baseline.parameters(), lr=1e-3)
+    to_model = torch.from_numpy(baseline.key_index.map_memory(memory.keys))
+    rng = np.random.default_rng(0)
+
+    def baseline_steps(n: int) -> None:
+        for _ in range(n):
+            frames, labels = memory.sample(128, rng=rng)
+            x = torch.from_numpy(frames).to(device)
+            loss = baseline.loss(x, to_model[torch.from_numpy(labels)].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    baseline_steps(5)
+    sync()
+    start = time.perf_counter()
+    baseline_steps(steps)
+    sync()
+    base = steps * 128 / (time.perf_counter() - start)
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    shown = ", ".join(
+        f"{kind} {'bf16' if precision else 'fp32'} {rate:,.0f}"
+        for (kind, precision), rate in measured.items()
+    )
+    return [
+        Row(
+            f"training throughput, {env_id}, {name}",
+            f"{shown} samples/s",
+            f"baseline fp32 {base:,.0f} samples/s",
+            None,
+            f"report ({device})",
+            None,
+        )
+    ]
+
+
 def _batch_of(cls: type) -> int:
     from man_rl.training import DEFAULT_BATCH_SIZE
 
@@ -223,9 +279,14 @@ def _batch_of(cls: type) -> int:
 
 
 def run(quick: bool = False) -> list[Row]:
-    """Both envs at full size, or a tiny smoke run."""
+    """Both envs at full size, or a tiny smoke run; CUDA throughput where a GPU is at hand."""
+    cuda = (
+        device_throughput("MiniGrid-Empty-8x8-v0", "cuda", steps=200, collect_steps=30000)
+        if torch.cuda.is_available() and not quick
+        else []
+    )
     if quick:
-        return env_rows(
+        return device_throughput("MiniGrid-Empty-5x5-v0", "cpu", 2, 300) + env_rows(
             "MiniGrid-Empty-5x5-v0",
             collect_steps=300,
             target_s=5,
@@ -234,20 +295,24 @@ def run(quick: bool = False) -> list[Row]:
             baseline_budget_s=0.5,
             speedup_target=10,
         )
-    return env_rows(
-        "MiniGrid-Empty-5x5-v0",
-        collect_steps=3000,
-        target_s=5,
-        check_every=25,
-        budget_s=30,
-        baseline_budget_s=120,
-        speedup_target=10,
-    ) + env_rows(
-        "MiniGrid-Empty-8x8-v0",
-        collect_steps=30000,
-        target_s=60,
-        check_every=100,
-        budget_s=90,
-        baseline_budget_s=120,
-        speedup_target=None,
+    return (
+        env_rows(
+            "MiniGrid-Empty-5x5-v0",
+            collect_steps=3000,
+            target_s=5,
+            check_every=25,
+            budget_s=30,
+            baseline_budget_s=120,
+            speedup_target=10,
+        )
+        + env_rows(
+            "MiniGrid-Empty-8x8-v0",
+            collect_steps=30000,
+            target_s=60,
+            check_every=100,
+            budget_s=90,
+            baseline_budget_s=120,
+            speedup_target=None,
+        )
+        + cuda
     )

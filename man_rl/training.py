@@ -48,6 +48,11 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_LR = 3e-3
 #: The loss terms recorded in the history, besides ``"step"``.
 TERMS = LossTerms._fields
+#: ``mixed_precision`` values and the dtype each runs the network in.
+MIXED_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: fp16 steps whose gradient overflowed in a row (each one halves the loss scale) before
+#: training is reported as diverged.
+MAX_SKIPPED_STEPS = 30
 
 
 class Trainable(Protocol):
@@ -74,7 +79,9 @@ class TrainingState:
         optimizer: the Adam optimizer with its moment estimates.
         batch_rng: numpy generator drawing the batches.
         generator: torch generator drawing the reparameterisation noise.
-        step: optimizer steps taken so far.
+        step: training steps taken so far.
+        scaler: the fp16 loss scaler (kept between calls in this process, not in
+            checkpoints: a loaded model starts a fresh scale).
         history: ``"step"`` and each loss term (:data:`TERMS`) -> one value per step.
     """
 
@@ -82,6 +89,7 @@ class TrainingState:
     batch_rng: np.random.Generator
     generator: torch.Generator
     step: int = 0
+    scaler: torch.amp.GradScaler | None = None
     history: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in ("step", *TERMS)}
     )
@@ -159,6 +167,7 @@ def fit(
     device: str | torch.device = "auto",
     progress: bool = True,
     balanced: bool = True,
+    mixed_precision: str | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` for ``steps`` Adam steps on class-balanced batches of ``memory``.
 
@@ -180,6 +189,12 @@ def fit(
         progress: show a tqdm progress bar with the loss terms.
         balanced: draw each batch's states uniformly (the paper's short-term memory);
             ``False`` draws frames uniformly, so common states dominate (for comparison).
+        mixed_precision: ``None`` (float32), ``"bf16"`` or ``"fp16"``: run the network's
+            convolutions and matrix products in that dtype (``torch.autocast``), the losses
+            and the weights in float32, so checkpoints are the same either way. ``"fp16"``
+            scales the loss (``torch.amp.GradScaler``); a step whose gradient overflows is
+            skipped, as the scaler does, and counted. For GPUs (bf16 on Ampere or newer);
+            on a CPU it is usually slower than float32.
 
     Returns:
         The whole history (all calls so far): ``"step"``, ``"loss"`` and each loss term
@@ -188,13 +203,15 @@ def fit(
 
     Raises:
         TrainingDivergedError: a non-finite loss or gradient; raised at the step it happens,
-            before that step changes any weight.
+            before that step changes any weight. With ``"fp16"`` a non-finite gradient is
+            the scaler's business; only :data:`MAX_SKIPPED_STEPS` overflows in a row raise.
     """
     steps = check_positive_int("steps", steps)
     batch = (
         DEFAULT_BATCH_SIZE if batch_size is None else check_positive_int("batch_size", batch_size)
     )
     target = resolve_device(device)
+    amp_dtype = _check_mixed_precision(mixed_precision)
     to_model = torch.from_numpy(_check_memory(model, memory))
     model.to(target)
     state: TrainingState | None = model.training_state
@@ -215,7 +232,9 @@ def fit(
                 group["lr"] = _check_lr(lr)
     current_lr = float(state.optimizer.param_groups[0]["lr"])
     params = [p for group in state.optimizer.param_groups for p in group["params"]]
+    scaler = _scaler_for(state, amp_dtype, target)
     history = state.history
+    skipped_in_a_row = 0
     bar = _progress_bar(steps, progress, type(model).__name__)
     try:
         for _ in range(steps):
@@ -223,15 +242,27 @@ def fit(
             x = frames_to_tensor(frames, target)
             y = to_model[torch.from_numpy(labels)].to(target)
             state.optimizer.zero_grad(set_to_none=True)
-            terms = model.loss(x, y, state.generator)
-            terms.loss.backward()
+            with torch.autocast(target.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                terms = model.loss(x, y, state.generator)
+            if scaler is None:
+                terms.loss.backward()
+            else:
+                scaler.scale(terms.loss).backward()
+                scaler.unscale_(state.optimizer)
             grad_norm = torch.nn.utils.get_total_norm(
                 [p.grad for p in params if p.grad is not None]
             )
-            values = torch.stack([*(t.detach() for t in terms), grad_norm]).tolist()
-            if not all(math.isfinite(v) for v in values):
-                raise TrainingDivergedError(_diverged(state.step + 1, values, current_lr))
-            state.optimizer.step()
+            values = torch.stack([*(t.detach().float() for t in terms), grad_norm]).tolist()
+            if scaler is None or not math.isfinite(values[0]):
+                if not all(math.isfinite(v) for v in values):
+                    raise TrainingDivergedError(_diverged(state.step + 1, values, current_lr))
+                state.optimizer.step()
+            else:  # the scaler skips a step whose gradient overflowed and lowers its scale
+                skipped_in_a_row = 0 if math.isfinite(values[-1]) else skipped_in_a_row + 1
+                if skipped_in_a_row > MAX_SKIPPED_STEPS:
+                    raise TrainingDivergedError(_diverged(state.step + 1, values, current_lr))
+                scaler.step(state.optimizer)
+                scaler.update()
             state.step += 1
             history["step"].append(float(state.step))
             for name, value in zip(TERMS, values, strict=False):
@@ -249,6 +280,27 @@ def fit(
     return {name: list(values) for name, values in history.items()}
 
 
+def _check_mixed_precision(mixed_precision: object) -> torch.dtype | None:
+    if mixed_precision is None:
+        return None
+    if mixed_precision not in MIXED_PRECISION:
+        raise InvalidValueError(
+            f"mixed_precision must be None, 'bf16' or 'fp16', got {mixed_precision!r}"
+        )
+    return MIXED_PRECISION[mixed_precision]
+
+
+def _scaler_for(
+    state: TrainingState, amp_dtype: torch.dtype | None, device: torch.device
+) -> torch.amp.GradScaler | None:
+    """The fp16 loss scaler, kept in ``state`` so its scale carries over between calls."""
+    if amp_dtype != torch.float16:
+        return None
+    if state.scaler is None or state.scaler._device != device.type:
+        state.scaler = torch.amp.GradScaler(device.type)
+    return state.scaler
+
+
 def _progress_bar(steps: int, show: bool, name: str) -> Any:
     if not show:
         return None
@@ -257,4 +309,12 @@ def _progress_bar(steps: int, show: bool, name: str) -> Any:
     return tqdm(total=steps, desc=f"fit {name}", unit="step", mininterval=0.5)
 
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_LR", "TERMS", "TrainingState", "fit"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_LR",
+    "MAX_SKIPPED_STEPS",
+    "MIXED_PRECISION",
+    "TERMS",
+    "TrainingState",
+    "fit",
+]

@@ -53,6 +53,23 @@ def test_train_recall_evaluate_pipeline(memory_file, tmp_path, capsys, kind):
     assert "recall accuracy" in capsys.readouterr().out
 
 
+def test_mixed_precision_from_the_cli(memory_file, tmp_path):
+    ckpt = tmp_path / "ltm.manrl"
+    assert train(memory_file, ckpt, "B", 3, "--mixed-precision", "bf16", "--device", "cpu") == 0
+    model = TypeB.load(ckpt)
+    assert model.training_state.step == 3
+    assert all(p.dtype.is_floating_point and p.dtype.itemsize == 4 for p in model.parameters())
+
+
+def test_help_states_the_training_defaults(capsys):
+    from man_rl.training import DEFAULT_BATCH_SIZE, DEFAULT_LR
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default {DEFAULT_BATCH_SIZE})" in text and f"(default {DEFAULT_LR:g})" in text
+
+
 def test_resume_continues_training(memory_file, tmp_path):
     ckpt = tmp_path / "ltm.manrl"
     assert train(memory_file, ckpt, "A", 2) == 0

@@ -177,3 +177,55 @@ def test_fit_on_a_memory_holding_only_some_of_the_models_keys():
     part.add("light", stm.queue("light")[0])
     history = fit(model, part, steps=2, seed=0, progress=False)
     assert len(history["loss"]) == 2
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_bf16_mixed_precision_trains_and_keeps_float32_weights(cls, tmp_path):
+    stm = toy_memory()
+    model = cls.for_memory(stm, seed=0)
+    history = model.fit(stm, steps=60, lr=0.01, seed=0, progress=False, mixed_precision="bf16")
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert model.recall("light", n=2, seed=0).mean() > model.recall("dark", n=2, seed=0).mean()
+    model.save(tmp_path / "m.manrl")
+    assert same_weights(model, cls.load(tmp_path / "m.manrl"))
+
+
+def test_fp16_skips_overflowing_steps_and_keeps_its_scale(monkeypatch):
+    stm = toy_memory()
+    model = TypeA.for_memory(stm, seed=0)
+    model.fit(stm, steps=2, seed=0, progress=False, mixed_precision="fp16")
+    scaler = model.training_state.scaler
+    assert scaler is not None and scaler.get_scale() > 0
+    model.fit(stm, steps=1, progress=False, mixed_precision="fp16")
+    assert model.training_state.scaler is scaler  # carried over between calls
+    # A scale far too large overflows the fp16 gradients: the step is skipped, not applied.
+    scaler.update(2.0**120)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.fit(stm, steps=1, progress=False, mixed_precision="fp16")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.training_state.step == 4 and scaler.get_scale() < 2.0**120
+    # Overflow after overflow is divergence.
+    monkeypatch.setattr("man_rl.training.MAX_SKIPPED_STEPS", 2)
+    scaler.update(2.0**120)
+    with pytest.raises(TrainingDivergedError, match="gradient"):
+        model.fit(stm, steps=10, progress=False, mixed_precision="fp16")
+
+
+def test_mixed_precision_must_be_known():
+    stm = toy_memory()
+    with pytest.raises(InvalidValueError, match="mixed_precision"):
+        TypeB.for_memory(stm, seed=0).fit(stm, steps=1, progress=False, mixed_precision="fp8")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_on_cuda_loads_on_cpu(precision, tmp_path):
+    stm = toy_memory()
+    model = TypeB.for_memory(stm, seed=0)
+    history = model.fit(stm, steps=60, lr=0.01, seed=0, device="cuda", mixed_precision=precision)
+    assert history["loss"][-1] < history["loss"][0]
+    model.save(tmp_path / "m.manrl")
+    loaded = TypeB.load(tmp_path / "m.manrl")
+    assert loaded.device.type == "cpu" and loaded.recognize(stm.queue("light")) == ["light"] * 3

@@ -32,16 +32,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", required=True, type=positive_int, help="training steps")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
     parser.add_argument(
-        "--batch-size", type=positive_int, default=None, help="frames per step (default 64)"
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="frames per step (default 32)",
     )
     parser.add_argument(
-        "--lr", type=_positive_float, default=None, help="Adam learning rate (default 3e-3)"
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="Adam learning rate (default 0.003)",
     )
     parser.add_argument(
         "--seed", type=non_negative_int, default=0, help="seed of weights and batches (default 0)"
     )
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto"
+    )
+    parser.add_argument(
+        "--mixed-precision",
+        choices=("bf16", "fp16"),
+        default=None,
+        help="run the network in bf16 or fp16 (for GPUs; weights stay float32)",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue training the checkpoint at --out"
@@ -71,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=seed,
                 device=args.device,
                 progress=not args.quiet,
+                mixed_precision=args.mixed_precision,
             )
         except KeyboardInterrupt:
             if model.training_state is not None and model.training_state.step > 0:

@@ -122,7 +122,8 @@ def reconstruction_loss(logits: torch.Tensor, frames: torch.Tensor) -> torch.Ten
     Summed over a frame's pixels and averaged over the batch: the Gaussian negative
     log-likelihood with variance 1/2, up to a constant, so a perfect reconstruction scores 0.
     """
-    error = (torch.sigmoid(logits) - frames).square().sum()
+    # float32 even under mixed precision: a sum over every pixel needs it
+    error = (torch.sigmoid(logits.float()) - frames).square().sum()
     return error / frames.shape[0]
 
 
@@ -137,6 +138,7 @@ def gaussian_kl(
     Each latent dimension's KL is multiplied by ``weights`` (a number, or one per dimension)
     before summing over dimensions. ``prior_mean=None`` is the standard normal prior.
     """
+    mu, log_var = mu.float(), log_var.float()
     diff = mu if prior_mean is None else mu - prior_mean
     per_dim = 0.5 * (diff.square() + log_var.exp() - 1.0 - log_var)
     return (per_dim * weights).sum(dim=1).mean()
@@ -151,7 +153,7 @@ def root_loss(root: torch.Tensor, root_hat: torch.Tensor, weight: float) -> torc
     """
     if weight == 0:
         return root_hat.new_zeros(())
-    return weight * (root - root_hat).square().sum(dim=1).mean()
+    return weight * (root.float() - root_hat.float()).square().sum(dim=1).mean()
 
 
 def reparameterize(

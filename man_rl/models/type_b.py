@@ -442,6 +442,7 @@ class TypeB(nn.Module):
         device: str | torch.device = "auto",
         progress: bool = True,
         balanced: bool = True,
+        mixed_precision: str | None = None,
     ) -> dict[str, list[float]]:
         """Train on class-balanced batches of ``memory``; see :func:`man_rl.training.fit`."""
         from man_rl.training import fit
@@ -456,6 +457,7 @@ class TypeB(nn.Module):
             device=device,
             progress=progress,
             balanced=balanced,
+            mixed_precision=mixed_precision,
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:
