@@ -89,7 +89,16 @@ def lazy_zeros(shape: tuple[int, ...]) -> np.ndarray:
     if nbytes < 2**22 or not hasattr(mmap, "MAP_ANONYMOUS"):
         return np.zeros(shape, dtype=np.uint8)
     buffer = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # also where huge pages are on for every mapping
+        buffer.madvise(mmap.MADV_NOHUGEPAGE)
     return np.frombuffer(buffer, dtype=np.uint8).reshape(shape)
+
+
+def _copy_held(source: np.ndarray, target: np.ndarray, sizes: np.ndarray) -> None:
+    """Copy each row's held frames (``[:size]``) only: pages past them stay uncommitted."""
+    for slot, size in enumerate(sizes[: len(source)]):
+        if size:
+            target[slot, :size] = source[slot, :size]
 
 
 def _check_capacity(capacity: Any) -> int:
@@ -188,9 +197,9 @@ class ShortTermMemory:
         eviction: ``"fifo"`` (the paper's queue, default) or ``"reservoir"``, which keeps a
             uniform sample of every frame the key ever saw.
         frame_shape: ``(H, W)`` or ``(H, W, C)``, if known in advance (else the first frame's).
-        expected_keys: how many states to expect; with ``frame_shape`` it lets the memory warn
-            at construction when the worst case would not fit in free RAM (or, with
-            ``storage``, on the folder's disk).
+        expected_keys: how many states to expect: room for them is reserved (:meth:`reserve`),
+            and with ``frame_shape`` the memory warns at construction when the worst case
+            would not fit in free RAM (or, with ``storage``, on the folder's disk).
         seed: seed of the memory's own random generator (sampling and reservoir eviction).
         storage: a new or empty folder to keep the frames in (memory-mapped), or ``None`` to
             keep them in RAM. A folder that already holds a storage is refused: reopen it with
@@ -301,6 +310,24 @@ class ShortTermMemory:
     def __enter__(self) -> ShortTermMemory:
         return self
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ShortTermMemory:
+        return self.copy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the frames held only: most of a memory's rows may be unwritten room."""
+        if self._storage is not None:
+            raise InvalidTypeError(
+                f"a memory kept in {self._storage.folder} is not pickled (it may be larger "
+                "than RAM): flush() it and reopen the folder with ShortTermMemory.open where "
+                "it is needed, or pickle memory.copy()"
+            )
+        state = self.__dict__.copy()
+        held = self.num_keys
+        state["_sizes"], state["_seen"] = self._sizes[:held].copy(), self._seen[:held].copy()
+        if self._store.ndim > 2:
+            state["_store"] = np.ascontiguousarray(self._store[:held, : self._longest_row()])
+        return state
+
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
@@ -393,23 +420,27 @@ class ShortTermMemory:
             )
 
     def _set_frame_shape(self, shape: tuple[int, ...]) -> None:
-        shape = _check_shape(shape)
-        self._frame_shape = shape
-        # On disk a row is `capacity` long from the start: a sparse file's unwritten pages
-        # cost nothing, and rows then never move.
-        self._store = np.zeros((0, self._row_length(0, 1, shape), *shape), dtype=np.uint8)
+        self._frame_shape = _check_shape(shape)
+        self._store = np.zeros((0, self._row_length(0, 0), *self._frame_shape), dtype=np.uint8)
 
-    def _row_length(self, slots: int, needed: int, shape: tuple[int, ...]) -> int:
-        """How long rows should be for ``slots`` key slots when one must hold ``needed``."""
+    def _row_length(self, slots: int, needed: int) -> int:
+        """How long rows are for ``slots`` key slots when the longest must hold ``needed``.
+
+        ``capacity`` while the whole store fits in the address-space budget (and always on
+        disk, where a sparse file's unwritten pages cost nothing and rows then never move);
+        beyond the budget, rows are only as long as needed and grow geometrically.
+        """
         if self._storage is not None:
-            return self.capacity  # a sparse file's unwritten pages cost nothing; rows never move
+            return self.capacity
         slots = max(slots, self._reserved_keys, _FIRST_SLOTS)
         free = available_memory_bytes()
         limit = _FULL_ROWS_MAX_BYTES if free is None else min(_FULL_ROWS_MAX_BYTES, free // 2)
-        if slots * self.capacity * int(np.prod(shape)) <= limit:
+        if slots * self.capacity * int(np.prod(self._frame_shape)) <= limit:
             return self.capacity
         current = self._store.shape[1] if self._store.ndim > 2 else 0
-        return min(self.capacity, max(needed, 2 * current, _FIRST_ROW))
+        if current < self.capacity:  # rows that grew geometrically never shrink
+            needed = max(needed, current)
+        return min(self.capacity, max(needed, _FIRST_ROW))
 
     def reserve(self, num_keys: int) -> None:
         """Make room for ``num_keys`` keys now, so that adding them never moves held frames.
@@ -425,14 +456,17 @@ class ShortTermMemory:
             >>> stm.add("a", np.zeros((4, 4), np.uint8)); len(stm), stm.num_keys
             (1, 1)
         """
-        num_keys = int(num_keys)
+        if isinstance(num_keys, bool) or not isinstance(num_keys, (int, np.integer)):
+            raise InvalidTypeError(f"num_keys must be an int, got {num_keys!r}")
         if num_keys < 0:
             raise InvalidValueError(f"num_keys must be >= 0, got {num_keys}")
         self._check_open()
-        self._reserved_keys = max(self._reserved_keys, num_keys)
+        self._reserved_keys = max(self._reserved_keys, int(num_keys))
         if self._frame_shape is not None and num_keys > self._store.shape[0]:
-            shape = self._frame_shape
-            self._grow(num_keys, max(self._store.shape[1], self._row_length(num_keys, 1, shape)))
+            self._grow(int(num_keys), self._row_length(int(num_keys), self._longest_row()))
+
+    def _longest_row(self) -> int:
+        return int(self._sizes.max(initial=0))
 
     def _new_key(self, key: Hashable) -> int:
         key = normalize_key(key)
@@ -441,30 +475,28 @@ class ShortTermMemory:
         slot = len(self._keys)
         if slot == self._store.shape[0]:
             slots = max(_FIRST_SLOTS, 2 * slot, self._reserved_keys)
-            self._grow(slots, self._store.shape[1])
+            self._grow(slots, self._row_length(slots, self._longest_row()))
         self._keys.append(key)
         self._index[key] = slot
         return slot
 
     def _grow(self, slots: int, row_length: int) -> None:
+        """Re-allocate for ``slots`` key slots of ``row_length`` frames (>= every row's size)."""
         if self._storage is not None:
             # More key slots on disk: extend the (sparse) file and map it again; nothing moves.
             self._store = self._storage.map((slots, *self._store.shape[1:]))
         else:
-            # Pages are committed when written and only the filled part of each row is
-            # copied, so unwritten parts cost no RAM (see _row_length for the rows' length).
             store = lazy_zeros((slots, row_length, *self._store.shape[2:]))
-            for slot, size in enumerate(self._sizes):
-                store[slot, :size] = self._store[slot, :size]
+            _copy_held(self._store, store, self._sizes)
             self._store = store
         self._sizes = np.concatenate([self._sizes, np.zeros(slots - len(self._sizes), np.int64)])
         self._seen = np.concatenate([self._seen, np.zeros(slots - len(self._seen), np.int64)])
 
     def _grow_rows(self, needed: int) -> None:
-        if needed > self._store.shape[1]:
+        current = self._store.shape[1]
+        if needed > current:
             slots = self._store.shape[0]
-            length = self._row_length(slots, needed, self._store.shape[2:])
-            self._grow(slots, max(length, needed))
+            self._grow(slots, self._row_length(slots, max(needed, 2 * current)))
 
     def check_fits(self, expected_keys: int, frame_shape: tuple[int, ...]) -> bool:
         """Warn (``ResourceWarning``) when the worst case would not fit in free RAM.
@@ -576,7 +608,10 @@ class ShortTermMemory:
             other._keys = list(self._keys)
             other._index = dict(self._index)
             other._frame_shape = self._frame_shape
-            other._store = self._store.copy()
+            other._reserved_keys = self._reserved_keys
+            if self._store.ndim > 2:
+                other._store = lazy_zeros(self._store.shape)
+                _copy_held(self._store, other._store, self._sizes)
             other._sizes = self._sizes.copy()
             other._seen = self._seen.copy()
             return other

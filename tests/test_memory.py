@@ -279,6 +279,56 @@ class TestQueries:
         # 144 frames of 12 KiB each; pages are committed 4 KiB at a time, not 2 MiB
         assert rss_anon_bytes() - before < 40 * 2**20
 
+    def test_many_keys_do_not_grow_the_store_past_its_budget(self):
+        # capacity-long rows only while the whole store stays within the budget
+        from man_rl.memory import _FULL_ROWS_MAX_BYTES
+
+        stm = ShortTermMemory(1000)
+        image = np.zeros((64, 64, 3), np.uint8)
+        for key in range(3000):
+            image[0, 0, 0] = key % 256
+            stm.add(key, image)
+        assert stm._store.nbytes <= _FULL_ROWS_MAX_BYTES
+        assert [int(stm.queue(k)[0, 0, 0, 0]) for k in range(3000)] == [
+            k % 256 for k in range(3000)
+        ]
+        for _ in range(40):  # rows then grow as frames come
+            stm.add(7, image)
+        assert len(stm.queue(7)) == 41
+
+    def test_copies_and_pickles_hold_only_the_frames_held(self):
+        import copy
+        import pickle
+
+        stm = ShortTermMemory(1000, frame_shape=(64, 64, 3), seed=0)
+        stm.reserve(300)  # 3.7 GB of room
+        stm.add("a", np.full((64, 64, 3), 9, np.uint8))
+        data = pickle.dumps(stm)
+        assert len(data) < 100_000
+        for twin in (stm.copy(), copy.deepcopy(stm), pickle.loads(data)):
+            assert twin.keys == ["a"] and np.array_equal(twin.queue("a"), stm.queue("a"))
+            assert np.array_equal(twin.sample(4, rng=np.random.default_rng(0))[0][0], frame_9())
+            twin.add("b", frame_9())
+            twin.add("a", frame_9())
+            assert twin.counts() == {"a": 2, "b": 1} and stm.counts() == {"a": 1}
+
+    def test_storage_memories_are_not_pickled(self, tmp_path):
+        import pickle
+
+        with ShortTermMemory(2, storage=tmp_path / "s") as disk:
+            disk.add("a", frame(1))
+            with pytest.raises(InvalidTypeError, match=r"ShortTermMemory\.open"):
+                pickle.dumps(disk)
+
+    def test_reserve_needs_a_whole_number(self):
+        for bad in (2.5, True, "7"):
+            with pytest.raises(InvalidTypeError, match="num_keys"):
+                ShortTermMemory(4).reserve(bad)
+
+
+def frame_9() -> np.ndarray:
+    return np.full((64, 64, 3), 9, np.uint8)
+
 
 class TestMerge:
     def test_merge_is_adding_in_order(self):
