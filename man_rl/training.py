@@ -260,7 +260,13 @@ def fit(
             else:  # the scaler skips a step whose gradient overflowed and lowers its scale
                 skipped_in_a_row = 0 if math.isfinite(values[-1]) else skipped_in_a_row + 1
                 if skipped_in_a_row > MAX_SKIPPED_STEPS:
-                    raise TrainingDivergedError(_diverged(state.step + 1, values, current_lr))
+                    raise TrainingDivergedError(
+                        f"training diverged at step {state.step + 1}: the fp16 gradients "
+                        f"overflowed {skipped_in_a_row} steps in a row although the loss "
+                        f"scale fell to {scaler.get_scale():.3g}. Train in bf16 or float32 "
+                        f"(mixed_precision='bf16' or None), or lower the learning rate "
+                        f"(lr={current_lr:g}). The weights were left as they were."
+                    )
                 scaler.step(state.optimizer)
                 scaler.update()
             state.step += 1
@@ -293,12 +299,18 @@ def _check_mixed_precision(mixed_precision: object) -> torch.dtype | None:
 def _scaler_for(
     state: TrainingState, amp_dtype: torch.dtype | None, device: torch.device
 ) -> torch.amp.GradScaler | None:
-    """The fp16 loss scaler, kept in ``state`` so its scale carries over between calls."""
+    """A fresh fp16 loss scaler for this call, carrying over the last call's scale.
+
+    Fresh, so that a call stopped between unscaling and updating (an error, Ctrl-C) leaves
+    nothing half-done for the next one; the scale and its growth counter carry over.
+    """
     if amp_dtype != torch.float16:
         return None
-    if state.scaler is None or state.scaler._device != device.type:
-        state.scaler = torch.amp.GradScaler(device.type)
-    return state.scaler
+    scaler = torch.amp.GradScaler(device.type)
+    if state.scaler is not None:
+        scaler.load_state_dict(state.scaler.state_dict())
+    state.scaler = scaler
+    return scaler
 
 
 def _progress_bar(steps: int, show: bool, name: str) -> Any:

@@ -195,21 +195,38 @@ def test_fp16_skips_overflowing_steps_and_keeps_its_scale(monkeypatch):
     stm = toy_memory()
     model = TypeA.for_memory(stm, seed=0)
     model.fit(stm, steps=2, seed=0, progress=False, mixed_precision="fp16")
-    scaler = model.training_state.scaler
-    assert scaler is not None and scaler.get_scale() > 0
+    state = model.training_state
+    state.scaler.update(1234.0)
     model.fit(stm, steps=1, progress=False, mixed_precision="fp16")
-    assert model.training_state.scaler is scaler  # carried over between calls
+    assert state.scaler.get_scale() == 1234.0  # the scale carries over between calls
     # A scale far too large overflows the fp16 gradients: the step is skipped, not applied.
-    scaler.update(2.0**120)
+    state.scaler.update(2.0**120)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     model.fit(stm, steps=1, progress=False, mixed_precision="fp16")
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert model.training_state.step == 4 and scaler.get_scale() < 2.0**120
-    # Overflow after overflow is divergence.
+    assert state.step == 4 and state.scaler.get_scale() < 2.0**120
+    # Overflow after overflow is divergence, and training can go on after it.
     monkeypatch.setattr("man_rl.training.MAX_SKIPPED_STEPS", 2)
-    scaler.update(2.0**120)
-    with pytest.raises(TrainingDivergedError, match="gradient"):
+    state.scaler.update(2.0**120)
+    with pytest.raises(TrainingDivergedError, match=r"overflowed 3 steps in a row.*bf16"):
         model.fit(stm, steps=10, progress=False, mixed_precision="fp16")
+    state.scaler.update(1024.0)
+    model.fit(stm, steps=2, progress=False, mixed_precision="fp16")
+    assert state.step == 8
+
+
+def test_fp16_training_goes_on_after_a_nan_loss_error():
+    stm = toy_memory()
+    model = TypeA.for_memory(stm, seed=0)
+    model.fit(stm, steps=1, seed=0, progress=False, mixed_precision="fp16")
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        next(model.decoder.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match="loss is not finite"):
+        model.fit(stm, steps=1, progress=False, mixed_precision="fp16")
+    model.load_state_dict(saved)
+    model.fit(stm, steps=2, progress=False, mixed_precision="fp16")  # no half-done scaler
+    assert model.training_state.step == 3
 
 
 def test_mixed_precision_must_be_known():
