@@ -18,9 +18,14 @@ The factories must be picklable: module-level functions or ``functools.partial``
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
 import signal
+import sys
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -125,18 +130,58 @@ def merge_shards(
     return memory
 
 
+def _check_picklable(**factories: Any) -> None:
+    # A factory that cannot be pickled would otherwise fail inside the executor's feeder
+    # thread, where (CPython 3.11) it can leave the pool hanging at shutdown; one defined in
+    # an interactive __main__ pickles but cannot be found by the workers, which then die.
+    main = sys.modules.get("__main__")
+    interactive = not getattr(main, "__file__", None)
+    for name, factory in factories.items():
+        target = factory.func if isinstance(factory, partial) else factory
+        if interactive and getattr(target, "__module__", None) == "__main__":
+            raise InvalidValueError(
+                f"{name} ({getattr(target, '__name__', target)!r}) is defined in an interactive "
+                "session, which worker processes cannot import: define it in a module (a .py "
+                "file) and import it from there"
+            )
+        try:
+            pickle.dumps(factory)
+        except Exception as error:
+            raise InvalidValueError(
+                f"{name} must be picklable to reach the worker processes: use a module-level "
+                f"function or functools.partial of one, not a lambda or a local function "
+                f"({type(error).__name__}: {error})"
+            ) from None
+
+
 _STOP: Any = None  # the pool's stop event, in each worker process
+_COLLECTING = False  # this worker is running a shard
+_TERMINATED = False  # this worker got SIGTERM while collecting
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    global _TERMINATED
+    if _COLLECTING:
+        _TERMINATED = True  # the shard stops at its next step and is returned
+    else:
+        os._exit(128 + signum)
 
 
 def _start_worker(stop: Any) -> None:
-    # Ctrl-C reaches every process of the terminal's group; the main process decides, and
-    # tells the workers through `stop`, so each one returns what it gathered.
+    # Ctrl-C reaches every process of the terminal's group, and a process manager may send
+    # SIGTERM to the whole group: the main process decides what happens (it tells the workers
+    # through `stop`), and a worker signalled while collecting returns what it gathered.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     global _STOP
     _STOP = stop
     from man_rl.envs import register_envs
 
     register_envs()  # MiniGrid's ids and man_rl's, as the main process knows them
+
+
+def _should_stop() -> bool:
+    return _TERMINATED or (_STOP is not None and _STOP.is_set())
 
 
 def _collect_in_worker(
@@ -147,10 +192,20 @@ def _collect_in_worker(
     capacity: int,
     epsilon: float,
 ) -> list[tuple[Hashable, np.ndarray]]:
-    stop = _STOP.is_set if _STOP is not None else None
-    return collect_shard(
-        make_env, make_policy, steps, seed=seed, capacity=capacity, epsilon=epsilon, stop=stop
-    )
+    global _COLLECTING
+    _COLLECTING = True
+    try:
+        return collect_shard(
+            make_env,
+            make_policy,
+            steps,
+            seed=seed,
+            capacity=capacity,
+            epsilon=epsilon,
+            stop=_should_stop,
+        )
+    finally:
+        _COLLECTING = False
 
 
 class CollectorPool:
@@ -161,6 +216,11 @@ class CollectorPool:
     collections pay the start-up once. MiniGrid's and man_rl's env ids are registered in
     each worker; for other packages' envs, name the module in the id
     (``gym.make("my_pkg:MyEnv-v0")``) so that the worker imports it.
+
+    Workers start with ``forkserver`` (or ``spawn``), not ``fork``, which is not safe once
+    torch has started threads: as with any such multiprocessing code, a script that uses
+    the pool needs the ``if __name__ == "__main__":`` guard, and the factories must live in
+    an importable module.
 
     Args:
         workers: number of processes (one env each); the machine's core count is a good
@@ -185,10 +245,18 @@ class CollectorPool:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["man_rl.distributed", "man_rl.agents", "minigrid"])
+            preload = ["man_rl._forkserver", "man_rl.distributed", "man_rl.agents", "minigrid"]
+            context.set_forkserver_preload(preload)
+        self._context = context
         self._stop = context.Event()
-        self._executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_worker, initargs=(self._stop,)
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=self._context,
+            initializer=_start_worker,
+            initargs=(self._stop,),
         )
 
     def collect(
@@ -211,9 +279,11 @@ class CollectorPool:
 
         On Ctrl-C (``KeyboardInterrupt``) the workers stop, their frames are still merged
         into ``memory``, and then the ``KeyboardInterrupt`` is raised again: pass ``memory``
-        to keep what was gathered.
+        to keep what was gathered. An error in one worker stops the others and is raised
+        (the first worker's in order, with its traceback).
         """
         shares = _shares(steps, self.workers)
+        _check_picklable(make_env=make_env, make_policy=make_policy)
         self._stop.clear()
         futures = [
             self._executor.submit(
@@ -222,11 +292,24 @@ class CollectorPool:
             for i, share in enumerate(shares)
         ]
         try:
-            shards = [future.result() for future in futures]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            if any(future.done() and future.exception() for future in futures):
+                self._stop.set()
+                wait(futures)
+            shards = [future.result() for future in futures]  # raises the first error
         except KeyboardInterrupt:
             self._stop.set()
-            merge_shards([future.result() for future in futures], memory, capacity)
+            wait(futures)
+            finished = [f.result() for f in futures if f.exception() is None]
+            merge_shards(finished, memory, capacity)
             raise
+        except BrokenProcessPool as error:
+            self._executor = self._new_executor()
+            raise BrokenProcessPool(
+                f"{error} A worker process died: it was killed (out of memory?) or could not "
+                "import the env or policy factory (they must live in an importable module). "
+                "The pool has been restarted."
+            ) from error
         return merge_shards(shards, memory, capacity)
 
     def close(self) -> None:

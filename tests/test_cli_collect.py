@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def test_out_is_a_folder(tmp_path, capsys):
     assert "is a folder" in capsys.readouterr().err
 
 
-def start_collect(out, steps=10**7, *extra):
+def start_collect(out, steps=10**7, *extra, start_new_session=False):
     return subprocess.Popen(
         [
             sys.executable,
@@ -123,6 +124,7 @@ def start_collect(out, steps=10**7, *extra):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=start_new_session,
     )
 
 
@@ -141,12 +143,42 @@ def test_worker_processes_from_the_cli(tmp_path, capsys):
     assert memory.num_keys > 10
 
 
+def test_resumed_worker_collection_gathers_new_frames(tmp_path):
+    args = ["--agent", "random", "--steps", "200", "--workers", "2", "--capacity", "1000"]
+    code, out = collect(tmp_path, "--env", "MiniGrid-Empty-Random-5x5-v0", *args)
+    first = ShortTermMemory.load(out)
+    assert code == 0
+    code, out = collect(tmp_path, "--env", "MiniGrid-Empty-Random-5x5-v0", *args, "--resume")
+    both = ShortTermMemory.load(out)
+    assert code == 0 and len(both) > len(first)
+    repeated = all(
+        np.array_equal(
+            both.queue(key)[: len(first.queue(key))], both.queue(key)[len(first.queue(key)) :]
+        )
+        for key in first.keys
+    )
+    assert not repeated  # the second run is not the first one again
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_worker_processes_and_saves_their_frames(tmp_path, sig):
     out = tmp_path / "m.manrl"
     process = start_collect(out, 10**7, "--workers", "2")
     wait_until_collecting(process, seconds=4)
     process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout and "Traceback" not in stderr
+    assert len(ShortTermMemory.load(out)) > 100
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_to_the_whole_process_group_keeps_the_workers_frames(tmp_path, sig):
+    # as Ctrl-C in a terminal, or a process manager stopping the job, would send it
+    out = tmp_path / "m.manrl"
+    process = start_collect(out, 10**7, "--workers", "2", start_new_session=True)
+    wait_until_collecting(process, seconds=4)
+    os.killpg(process.pid, sig)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr

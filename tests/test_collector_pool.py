@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from functools import partial
 
 import gymnasium as gym
@@ -79,6 +81,46 @@ def test_errors_in_a_worker_reach_the_caller(pool):
     bad_env = partial(gym.make, "Nope-v0")
     with pytest.raises(gym.error.Error, match="Nope"):
         pool.collect(bad_env, random_policy, 4)
+
+
+def test_unpicklable_factories_are_explained(pool):
+    with pytest.raises(InvalidValueError, match=r"make_env must be picklable.*lambda"):
+        pool.collect(lambda: make_env(), random_policy, 4)
+    with pytest.raises(InvalidValueError, match="make_policy must be picklable"):
+        pool.collect(make_env, lambda env, seed: None, 4)
+    assert len(pool.collect(make_env, random_policy, 4)) > 0  # the pool still works
+
+
+def policy_failing_for_seed_1(env, seed):
+    if seed == 1:
+
+        def act(obs, info):
+            raise RuntimeError("the policy of worker 1 broke")
+
+        return act
+    return lambda obs, info: 2
+
+
+def test_an_error_in_one_worker_stops_the_others(pool):
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="worker 1 broke"):
+        # worker 0 alone would step for about a minute
+        pool.collect(make_env, policy_failing_for_seed_1, 400_000, seed=0)
+    assert time.perf_counter() - start < 20
+    assert len(pool.collect(make_env, random_policy, 4)) > 0  # the pool still works
+
+
+def test_factories_from_an_interactive_session_are_explained(pool, monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+
+    def make_my_env():
+        return make_env()
+
+    make_my_env.__module__ = "__main__"
+    with pytest.raises(InvalidValueError, match=r"interactive session.*module"):
+        pool.collect(partial(make_my_env), random_policy, 4)
 
 
 def test_bad_worker_counts(pool):

@@ -142,7 +142,10 @@ def run(args: argparse.Namespace) -> int:
                     partial(_policy_for, args.agent),
                     args.steps,
                     workers=workers,
-                    seed=args.seed,
+                    # resuming: fresh seeds, or the workers would repeat the first run
+                    seed=args.seed
+                    if seed is not None
+                    else int(np.random.SeedSequence().entropy % 2**31),
                     capacity=single.memory.capacity,
                     epsilon=args.epsilon,
                     memory=single.memory,
