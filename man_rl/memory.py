@@ -52,6 +52,7 @@ _FIRST_ROW = 16  # frames a key's row holds before it first grows (in RAM, large
 # and a row that never grows never copies its frames into fresh pages (the copies and their
 # page faults were most of MemoryWrapper's overhead per step). Larger stores grow geometrically.
 _FULL_ROWS_MAX_BYTES = 2**32
+_PARALLEL_GATHER_BYTES = 2**20  # batches at least this large are gathered by torch
 _FIRST_SLOTS = 4  # key slots allocated with the first key, unless reserve() asked for more
 
 
@@ -575,7 +576,23 @@ class ShortTermMemory:
             flat = rng.integers(ends[-1], size=batch_size)
             labels = np.searchsorted(ends, flat, side="right")
             positions = flat - (ends[labels] - sizes[labels])
-        return Batch(self._store[labels, positions], labels.astype(np.int64, copy=False))
+        return Batch(self._gather(labels, positions), labels.astype(np.int64, copy=False))
+
+    def _gather(self, labels: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """``store[labels, positions]``; large batches copied by torch's threads in parallel.
+
+        A batch of random frames is bound by memory latency: one thread copies ~1M frames of
+        64x64x3 per second here, and torch's ``index_select`` on two cores ~1.7M (measured).
+        """
+        store = self._store
+        if len(labels) * store[0, 0].nbytes < _PARALLEL_GATHER_BYTES:
+            return store[labels, positions]
+        import torch
+
+        rows = torch.from_numpy(store.reshape(store.shape[0] * store.shape[1], -1))
+        index = torch.from_numpy(labels * store.shape[1] + positions)
+        frames = torch.index_select(rows, 0, index).numpy()
+        return frames.reshape(len(labels), *store.shape[2:])
 
     def all_frames(self) -> Batch:
         """Every frame held, key by key (oldest first within a key), with its label."""

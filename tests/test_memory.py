@@ -204,6 +204,22 @@ class TestSample:
         b = filled(seed=3).sample(32)
         assert np.array_equal(a.labels, b.labels)
 
+    @pytest.mark.parametrize("eviction", ["fifo", "reservoir"])
+    @pytest.mark.parametrize("balanced", [True, False])
+    def test_parallel_gather_gives_the_same_batches(self, monkeypatch, eviction, balanced):
+        stm = ShortTermMemory(7, eviction=eviction, seed=0)
+        rng = np.random.default_rng(1)
+        for _ in range(60):
+            stm.add(int(rng.integers(5)), rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))
+        batches = []
+        for threshold in (2**62, 0):  # numpy's fancy indexing, then torch's index_select
+            monkeypatch.setattr("man_rl.memory._PARALLEL_GATHER_BYTES", threshold)
+            frames, labels = stm.sample(300, balanced=balanced, rng=np.random.default_rng(2))
+            assert frames.shape == (300, 6, 5, 3) and frames.dtype == np.uint8
+            batches.append((frames, labels))
+        assert np.array_equal(batches[0][0], batches[1][0])
+        assert np.array_equal(batches[0][1], batches[1][1])
+
     def test_empty_memory(self):
         with pytest.raises(EmptyMemoryError, match="empty"):
             ShortTermMemory(3).sample(4)
