@@ -21,6 +21,7 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -583,11 +584,13 @@ class ShortTermMemory:
 
         A batch of random frames is bound by memory latency: one thread copies ~1M frames of
         64x64x3 per second here, and torch's ``index_select`` on two cores ~1.7M (measured).
+        Only where torch is already imported: sampling never pays torch's import (~1 s and
+        ~180 MB), e.g. in a collection process. The batches are the same either way.
         """
         store = self._store
-        if len(labels) * store[0, 0].nbytes < _PARALLEL_GATHER_BYTES:
+        torch = sys.modules.get("torch")
+        if torch is None or len(labels) * store[0, 0].nbytes < _PARALLEL_GATHER_BYTES:
             return store[labels, positions]
-        import torch
 
         rows = torch.from_numpy(store.reshape(store.shape[0] * store.shape[1], -1))
         index = torch.from_numpy(labels * store.shape[1] + positions)

@@ -211,12 +211,18 @@ class TestSample:
         rng = np.random.default_rng(1)
         for _ in range(60):
             stm.add(int(rng.integers(5)), rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))
+        import torch  # the parallel gather is used where torch is imported
+
+        calls = []
+        index_select = torch.index_select
+        monkeypatch.setattr(torch, "index_select", lambda *a: calls.append(1) or index_select(*a))
         batches = []
         for threshold in (2**62, 0):  # numpy's fancy indexing, then torch's index_select
             monkeypatch.setattr("man_rl.memory._PARALLEL_GATHER_BYTES", threshold)
             frames, labels = stm.sample(300, balanced=balanced, rng=np.random.default_rng(2))
             assert frames.shape == (300, 6, 5, 3) and frames.dtype == np.uint8
             batches.append((frames, labels))
+        assert calls == [1]  # once, for the second batch
         assert np.array_equal(batches[0][0], batches[1][0])
         assert np.array_equal(batches[0][1], batches[1][1])
 
