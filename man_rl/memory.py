@@ -312,6 +312,9 @@ class ShortTermMemory:
     def __enter__(self) -> ShortTermMemory:
         return self
 
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __deepcopy__(self, memo: dict[int, Any]) -> ShortTermMemory:
         return self.copy()
 
@@ -329,9 +332,6 @@ class ShortTermMemory:
         if self._store.ndim > 2:
             state["_store"] = np.ascontiguousarray(self._store[:held, : self._longest_row()])
         return state
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def counts(self) -> dict[Hashable, int]:
         """Frames held per key, in key order."""
