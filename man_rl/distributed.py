@@ -18,10 +18,10 @@ The factories must be picklable: module-level functions or ``functools.partial``
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -155,24 +155,12 @@ def _check_picklable(**factories: Any) -> None:
 
 
 _STOP: Any = None  # the pool's stop event, in each worker process
-_COLLECTING = False  # this worker is running a shard
-_TERMINATED = False  # this worker got SIGTERM while collecting
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    global _TERMINATED
-    if _COLLECTING:
-        _TERMINATED = True  # the shard stops at its next step and is returned
-    else:
-        os._exit(128 + signum)
 
 
 def _start_worker(stop: Any) -> None:
-    # Ctrl-C reaches every process of the terminal's group, and a process manager may send
-    # SIGTERM to the whole group: the main process decides what happens (it tells the workers
-    # through `stop`), and a worker signalled while collecting returns what it gathered.
+    # Ctrl-C reaches every process of the terminal's group: the main process decides what
+    # happens and tells the workers through `stop`, so each one returns what it gathered.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
     global _STOP
     _STOP = stop
     from man_rl.envs import register_envs
@@ -181,7 +169,7 @@ def _start_worker(stop: Any) -> None:
 
 
 def _should_stop() -> bool:
-    return _TERMINATED or (_STOP is not None and _STOP.is_set())
+    return _STOP is not None and _STOP.is_set()
 
 
 def _collect_in_worker(
@@ -192,20 +180,15 @@ def _collect_in_worker(
     capacity: int,
     epsilon: float,
 ) -> list[tuple[Hashable, np.ndarray]]:
-    global _COLLECTING
-    _COLLECTING = True
-    try:
-        return collect_shard(
-            make_env,
-            make_policy,
-            steps,
-            seed=seed,
-            capacity=capacity,
-            epsilon=epsilon,
-            stop=_should_stop,
-        )
-    finally:
-        _COLLECTING = False
+    return collect_shard(
+        make_env,
+        make_policy,
+        steps,
+        seed=seed,
+        capacity=capacity,
+        epsilon=epsilon,
+        stop=_should_stop,
+    )
 
 
 class CollectorPool:
@@ -245,10 +228,11 @@ class CollectorPool:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if context.get_start_method() == "forkserver":
-            preload = ["man_rl._forkserver", "man_rl.distributed", "man_rl.agents", "minigrid"]
-            context.set_forkserver_preload(preload)
+            context.set_forkserver_preload(["man_rl.distributed", "man_rl.agents", "minigrid"])
         self._context = context
         self._stop = context.Event()
+        self._busy = threading.Lock()
+        self._closed = False
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -280,10 +264,35 @@ class CollectorPool:
         On Ctrl-C (``KeyboardInterrupt``) the workers stop, their frames are still merged
         into ``memory``, and then the ``KeyboardInterrupt`` is raised again: pass ``memory``
         to keep what was gathered. An error in one worker stops the others and is raised
-        (the first worker's in order, with its traceback).
+        (the first worker's in order, with its traceback); the frames of that call are then
+        not merged. One call at a time per pool.
         """
         shares = _shares(steps, self.workers)
         _check_picklable(make_env=make_env, make_policy=make_policy)
+        if self._closed:
+            raise InvalidValueError("this CollectorPool was closed; make a new one")
+        if not self._busy.acquire(blocking=False):
+            raise InvalidValueError(
+                "this CollectorPool is already collecting (in another thread); use one pool "
+                "per thread"
+            )
+        try:
+            return self._collect(make_env, make_policy, shares, seed, capacity, epsilon, memory)
+        finally:
+            self._busy.release()
+
+    def _collect(
+        self,
+        make_env: EnvFactory,
+        make_policy: PolicyFactory,
+        shares: list[int],
+        seed: int,
+        capacity: int,
+        epsilon: float,
+        memory: ShortTermMemory | None,
+    ) -> ShortTermMemory:
+        if getattr(self._executor, "_broken", False):  # a worker died since the last call
+            self._restart()
         self._stop.clear()
         futures = [
             self._executor.submit(
@@ -304,7 +313,7 @@ class CollectorPool:
             merge_shards(finished, memory, capacity)
             raise
         except BrokenProcessPool as error:
-            self._executor = self._new_executor()
+            self._restart()
             raise BrokenProcessPool(
                 f"{error} A worker process died: it was killed (out of memory?) or could not "
                 "import the env or policy factory (they must live in an importable module). "
@@ -312,8 +321,23 @@ class CollectorPool:
             ) from error
         return merge_shards(shards, memory, capacity)
 
+    def _restart(self) -> None:
+        # Kill what is left of a broken pool (a survivor may be blocked writing a result
+        # nobody reads, which would hang the interpreter at exit), then start afresh.
+        for process in list(getattr(self._executor, "_processes", {}).values()):
+            process.kill()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new_executor()
+
     def close(self) -> None:
-        """Stop the worker processes."""
+        """Stop the worker processes (a closed pool cannot collect again).
+
+        Workers still collecting (the pool left by an exception, e.g. a Ctrl-C before
+        :meth:`collect` could handle it) are told to stop first, so closing never waits for
+        a whole shard.
+        """
+        self._closed = True
+        self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> CollectorPool:

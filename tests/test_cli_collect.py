@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,12 +62,15 @@ def test_vector_collection_from_the_cli(tmp_path, capsys):
     assert "200 steps in 2 envs" in capsys.readouterr().out
 
 
-def test_resume_adds_to_the_file(tmp_path):
+def test_resume_adds_to_the_file(tmp_path, capsys):
     collect(tmp_path, "--agent", "random", "--steps", "50", "--capacity", "1000")
     before = len(ShortTermMemory.load(tmp_path / "m.manrl"))
+    capsys.readouterr()
     code, out = collect(tmp_path, "--agent", "random", "--steps", "50", "--resume")
     assert code == 0
-    assert len(ShortTermMemory.load(out)) == before + 51  # 50 steps + the first reset
+    # resumed runs draw fresh seeds, so episodes may end: each adds its next reset's frame
+    episodes = int(re.search(r"ran 50 steps, (\d+) episodes", capsys.readouterr().out)[1])
+    assert len(ShortTermMemory.load(out)) == before + 51 + episodes
 
 
 def test_resume_with_other_capacity_is_refused(tmp_path, capsys):
@@ -143,12 +147,23 @@ def test_worker_processes_from_the_cli(tmp_path, capsys):
     assert memory.num_keys > 10
 
 
-def test_resumed_worker_collection_gathers_new_frames(tmp_path):
-    args = ["--agent", "random", "--steps", "200", "--workers", "2", "--capacity", "1000"]
-    code, out = collect(tmp_path, "--env", "MiniGrid-Empty-Random-5x5-v0", *args)
+@pytest.mark.parametrize(
+    "how",
+    [
+        ["--agent", "random"],
+        ["--agent", "pretrained", "--epsilon", "0.3"],
+        ["--agent", "random", "--num-envs", "2"],
+        ["--agent", "random", "--workers", "2"],
+    ],
+    ids=["random", "pretrained", "vector", "workers"],
+)
+def test_resumed_collection_gathers_new_frames(tmp_path, how):
+    # a fixed-start env: only fresh seeds for agent and exploration make the second run differ
+    args = ["--env", "MiniGrid-Empty-5x5-v0", "--steps", "200", "--capacity", "1000", *how]
+    code, out = collect(tmp_path, *args)
     first = ShortTermMemory.load(out)
     assert code == 0
-    code, out = collect(tmp_path, "--env", "MiniGrid-Empty-Random-5x5-v0", *args, "--resume")
+    code, out = collect(tmp_path, *args, "--resume")
     both = ShortTermMemory.load(out)
     assert code == 0 and len(both) > len(first)
     repeated = all(
@@ -163,26 +178,56 @@ def test_resumed_worker_collection_gathers_new_frames(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_worker_processes_and_saves_their_frames(tmp_path, sig):
     out = tmp_path / "m.manrl"
-    process = start_collect(out, 10**7, "--workers", "2")
-    wait_until_collecting(process, seconds=4)
-    process.send_signal(sig)
-    stdout, stderr = process.communicate(timeout=60)
+    process = start_collect(out, 10**7, "--workers", "2", start_new_session=True)
+    try:
+        wait_until_collecting(process, seconds=4)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        stop(process, group=True)
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr
     assert len(ShortTermMemory.load(out)) > 100
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_to_the_whole_process_group_keeps_the_workers_frames(tmp_path, sig):
-    # as Ctrl-C in a terminal, or a process manager stopping the job, would send it
+def test_ctrl_c_to_the_whole_process_group_keeps_the_workers_frames(tmp_path):
+    # as Ctrl-C in a terminal sends it: the workers ignore it and return their shards
     out = tmp_path / "m.manrl"
     process = start_collect(out, 10**7, "--workers", "2", start_new_session=True)
-    wait_until_collecting(process, seconds=4)
-    os.killpg(process.pid, sig)
-    stdout, stderr = process.communicate(timeout=60)
+    try:
+        wait_until_collecting(process, seconds=4)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        stop(process, group=True)
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr
     assert len(ShortTermMemory.load(out)) > 100
+
+
+def test_sigterm_to_the_whole_process_group_still_saves_and_exits(tmp_path):
+    # the workers die with the group (their frames are lost); the main process saves the rest
+    out = tmp_path / "m.manrl"
+    process = start_collect(out, 10**7, "--workers", "2", start_new_session=True)
+    try:
+        wait_until_collecting(process, seconds=4)
+        os.killpg(process.pid, signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        stop(process, group=True)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout
+    ShortTermMemory.load(out)  # whole and loadable
+
+
+def stop(process, group=False):
+    """Leave nothing running whatever a test did (a hung run would load the next tests)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL) if group else process.kill()
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

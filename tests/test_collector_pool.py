@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
 from functools import partial
 
@@ -143,3 +146,28 @@ def test_stop_ends_a_shard_early_and_keeps_what_was_gathered():
     assert result.interrupted and result.steps == 5
     shard = collect_shard(make_env, random_policy, 1000, seed=0, capacity=50, stop=lambda: True)
     assert sum(len(frames) for _, frames in shard) == 1  # the first reset's frame
+
+
+def worker_pids(pool: CollectorPool) -> list[int]:
+    return list(pool._executor._processes)
+
+
+def test_a_worker_killed_between_calls_restarts_the_pool():
+    with CollectorPool(2) as own:
+        own.collect(make_env, random_policy, 4)
+        os.kill(worker_pids(own)[0], signal.SIGKILL)
+        time.sleep(0.5)
+        assert len(own.collect(make_env, random_policy, 40)) >= 40
+
+
+def test_one_call_at_a_time_and_none_after_close():
+    with CollectorPool(2) as own:
+        own.collect(make_env, random_policy, 4)  # started
+        long = threading.Thread(target=own.collect, args=(make_env, random_policy, 6000))
+        long.start()
+        time.sleep(0.3)
+        with pytest.raises(InvalidValueError, match="already collecting"):
+            own.collect(make_env, random_policy, 4)
+        long.join()
+    with pytest.raises(InvalidValueError, match="closed"):
+        own.collect(make_env, random_policy, 4)

@@ -118,17 +118,19 @@ def run(args: argparse.Namespace) -> int:
     if len(chosen) > 1:
         raise InvalidValueError(f"use one of {' and '.join(chosen)}, not both")
     memory = _start_memory(args)
-    seed = None if memory is not None else args.seed
     if memory is None:  # seeded, so the same seed gives a bit-identical file
         memory = ShortTermMemory(args.capacity or DEFAULT_CAPACITY, seed=args.seed)
+        seed = args.seed
+    else:  # resuming: fresh seeds for env, agent and exploration, or it repeats the first run
+        seed = int(np.random.SeedSequence().entropy % 2**31)
     single = MemoryWrapper(make_env(args.env, tile_size=args.tile_size), memory=memory)
     policy = epsilon_greedy(
-        _policy_for(args.agent, single, args.seed),
+        _policy_for(args.agent, single, seed),
         single.action_space,
         args.epsilon,
-        np.random.default_rng(args.seed),
+        np.random.default_rng(seed),
     )
-    single.action_space.seed(args.seed)
+    single.action_space.seed(seed)
     interrupted = False
     with sigterm_as_interrupt():
         if args.ray_workers or args.workers:
@@ -142,10 +144,7 @@ def run(args: argparse.Namespace) -> int:
                     partial(_policy_for, args.agent),
                     args.steps,
                     workers=workers,
-                    # resuming: fresh seeds, or the workers would repeat the first run
-                    seed=args.seed
-                    if seed is not None
-                    else int(np.random.SeedSequence().entropy % 2**31),
+                    seed=seed,
                     capacity=single.memory.capacity,
                     epsilon=args.epsilon,
                     memory=single.memory,
