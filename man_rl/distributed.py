@@ -263,9 +263,11 @@ class CollectorPool:
 
         On Ctrl-C (``KeyboardInterrupt``) the workers stop, their frames are still merged
         into ``memory``, and then the ``KeyboardInterrupt`` is raised again: pass ``memory``
-        to keep what was gathered. An error in one worker stops the others and is raised
-        (the first worker's in order, with its traceback); the frames of that call are then
-        not merged. One call at a time per pool.
+        to keep what was gathered. (A SIGTERM sent to the whole process group ends the
+        workers too, and their frames are lost; one sent to the main process alone is
+        handled like Ctrl-C by ``man-rl collect``.) An error in one worker stops the others
+        and is raised (the first worker's in order, with its traceback); the frames of that
+        call are then not merged. One call at a time per pool.
         """
         shares = _shares(steps, self.workers)
         _check_picklable(make_env=make_env, make_policy=make_policy)
