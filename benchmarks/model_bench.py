@@ -84,18 +84,21 @@ class BaselineCVAE(nn.Module):
         return torch.sigmoid(self._decode(z, labels))
 
 
-def baseline_trainer(memory: ShortTermMemory, seed: int = 0) -> tuple[BaselineCVAE, Callable]:
+def baseline_trainer(
+    memory: ShortTermMemory, seed: int = 0, device: str = "cpu"
+) -> tuple[BaselineCVAE, Callable]:
     """The baseline and a ``train(steps)`` function (batch 128, Adam 1e-3, balanced)."""
-    model = BaselineCVAE(memory, seed=seed)
+    model = BaselineCVAE(memory, seed=seed).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(seed)
-    to_model = model.key_index.map_memory(memory.keys)
+    to_model = torch.from_numpy(model.key_index.map_memory(memory.keys))
 
     def train(steps: int) -> None:
         model.train()
         for _ in range(steps):
             frames, labels = memory.sample(128, rng=rng)
-            loss = model.loss(torch.from_numpy(frames), torch.from_numpy(to_model[labels]))
+            x = torch.from_numpy(frames).to(device)
+            loss = model.loss(x, to_model[torch.from_numpy(labels)].to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -142,13 +145,26 @@ def time_to_accuracy(
     return Run(seconds, steps, accuracy, False, steps * batch)
 
 
-def ours_trainer(cls: type, memory: ShortTermMemory, seed: int = 0) -> tuple[object, Callable]:
+def ours_trainer(
+    cls: type,
+    memory: ShortTermMemory,
+    seed: int = 0,
+    device: str = "cpu",
+    mixed_precision: str | None = None,
+) -> tuple[object, Callable]:
     """A man_rl model and a ``train(steps)`` continuing its ``fit``."""
     model = cls.for_memory(memory, seed=seed)
     first = [True]
 
     def train(steps: int) -> None:
-        model.fit(memory, steps, seed=seed if first[0] else None, device="cpu", progress=False)
+        model.fit(
+            memory,
+            steps,
+            seed=seed if first[0] else None,
+            device=device,
+            progress=False,
+            mixed_precision=mixed_precision,
+        )
         first[0] = False
 
     return model, train
@@ -224,37 +240,17 @@ def device_throughput(env_id: str, device: str, steps: int, collect_steps: int) 
     memory = random_walk_memory(env_id, steps=collect_steps, capacity=50, seed=0)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     batch = _batch_of(TypeA)
-    measured = {}
-    for cls in (TypeA, TypeB):
-        for precision in (None, "bf16"):
-            model = cls.for_memory(memory, seed=0)
-            options = {"device": device, "progress": False, "mixed_precision": precision}
-            model.fit(memory, 5, seed=0, **options)  # warm-up: kernels, allocator, moments
-            sync()
-            start = time.perf_counter()
-            model.fit(memory, steps, **options)
-            sync()
-            measured[cls.kind, precision] = steps * batch / (time.perf_counter() - start)
-    baseline = BaselineCVAE(memory, seed=0).to(device)
-    optimizer = torch.optim.Adam(baseline.parameters(), lr=1e-3)
-    to_model = torch.from_numpy(baseline.key_index.map_memory(memory.keys))
-    rng = np.random.default_rng(0)
-
-    def baseline_steps(n: int) -> None:
-        for _ in range(n):
-            frames, labels = memory.sample(128, rng=rng)
-            x = torch.from_numpy(frames).to(device)
-            loss = baseline.loss(x, to_model[torch.from_numpy(labels)].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-    baseline_steps(5)
-    sync()
-    start = time.perf_counter()
-    baseline_steps(steps)
-    sync()
-    base = steps * 128 / (time.perf_counter() - start)
+    measured = {
+        (cls.kind, precision): _samples_per_s(
+            ours_trainer(cls, memory, device=device, mixed_precision=precision)[1],
+            steps,
+            batch,
+            sync,
+        )
+        for cls in (TypeA, TypeB)
+        for precision in (None, "bf16")
+    }
+    base = _samples_per_s(baseline_trainer(memory, device=device)[1], steps, 128, sync)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     shown = ", ".join(
         f"{kind} {'bf16' if precision else 'fp32'} {rate:,.0f}"
@@ -270,6 +266,18 @@ def device_throughput(env_id: str, device: str, steps: int, collect_steps: int) 
             None,
         )
     ]
+
+
+def _samples_per_s(
+    train: Callable[[int], None], steps: int, batch: int, sync: Callable[[], None]
+) -> float:
+    """Training samples/s of ``steps`` steps after 5 warm-up steps (kernels, allocator, Adam)."""
+    train(5)
+    sync()
+    start = time.perf_counter()
+    train(steps)
+    sync()
+    return steps * batch / (time.perf_counter() - start)
 
 
 def _batch_of(cls: type) -> int:

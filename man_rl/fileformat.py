@@ -28,12 +28,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import struct
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -128,50 +129,38 @@ def write_bundle(
         {"kind": kind, "meta": dict(meta), "arrays": entries}, separators=(",", ":")
     ).encode("utf-8")
     digest = hashlib.sha256()
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp_name, _file_mode(path))
-        with os.fdopen(fd, "wb") as handle:
+    with _atomic_file(path) as handle:
 
-            def put(data: bytes | memoryview) -> None:
-                digest.update(data)
-                handle.write(data)
+        def put(data: bytes | memoryview) -> None:
+            digest.update(data)
+            handle.write(data)
 
-            put(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)))
-            put(header)
-            written = 0
-            for entry, array in zip(entries, arrays.values(), strict=True):
-                if entry["offset"] > written:
-                    put(b"\0" * (entry["offset"] - written))
-                    written = entry["offset"]
-                dtype = np.dtype(entry["dtype"])
-                pieces = array.chunks if isinstance(array, ArrayStream) else (array,)
-                for piece in pieces:
-                    flat = np.ascontiguousarray(piece, dtype=dtype).reshape(-1)
-                    view = memoryview(flat).cast("B")
-                    for start in range(0, len(view), _CHUNK):
-                        put(view[start : start + _CHUNK])
-                    written += len(view)
-                expected = entry["offset"] + int(np.prod(entry["shape"], dtype=np.int64)) * (
-                    dtype.itemsize
+        put(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)))
+        put(header)
+        written = 0
+        for entry, array in zip(entries, arrays.values(), strict=True):
+            if entry["offset"] > written:
+                put(b"\0" * (entry["offset"] - written))
+                written = entry["offset"]
+            dtype = np.dtype(entry["dtype"])
+            pieces = array.chunks if isinstance(array, ArrayStream) else (array,)
+            for piece in pieces:
+                flat = np.ascontiguousarray(piece, dtype=dtype).reshape(-1)
+                view = memoryview(flat).cast("B")
+                for start in range(0, len(view), _CHUNK):
+                    put(view[start : start + _CHUNK])
+                written += len(view)
+            expected = entry["offset"] + int(np.prod(entry["shape"], dtype=np.int64)) * (
+                dtype.itemsize
+            )
+            if written != expected:
+                raise InvalidValueError(
+                    f"array {entry['name']!r} streamed {written - entry['offset']} bytes "
+                    f"but declares shape {tuple(entry['shape'])} ({expected - entry['offset']}"
+                    " bytes); nothing was written"
                 )
-                if written != expected:
-                    raise InvalidValueError(
-                        f"array {entry['name']!r} streamed {written - entry['offset']} bytes "
-                        f"but declares shape {tuple(entry['shape'])} ({expected - entry['offset']}"
-                        " bytes); nothing was written"
-                    )
-            assert written == payload_len
-            handle.write(digest.digest())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(folder)
+        assert written == payload_len
+        handle.write(digest.digest())
 
 
 def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -187,13 +176,25 @@ def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
         b'hi'
     """
     path = Path(path)
+    with _atomic_file(path) as handle:
+        handle.write(data)
+    return path
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """A binary handle to a temporary file in ``path``'s folder that replaces ``path`` at exit.
+
+    On leaving the block the file is flushed, fsynced and renamed over ``path`` (then the
+    folder is fsynced); on an exception it is removed and ``path`` is left as it was.
+    """
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         os.chmod(tmp_name, _file_mode(path))
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -201,7 +202,6 @@ def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
-    return path
 
 
 def _file_mode(path: Path) -> int:

@@ -175,49 +175,38 @@ def test_resumed_collection_gathers_new_frames(tmp_path, how):
     assert not repeated  # the second run is not the first one again
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_stops_worker_processes_and_saves_their_frames(tmp_path, sig):
-    out = tmp_path / "m.manrl"
-    process = start_collect(out, 10**7, "--workers", "2", start_new_session=True)
+def signal_worker_collection(tmp_path, send):
+    """Run ``collect --workers 2``, signal it with ``send(process)``; (process, out, err)."""
+    process = start_collect(tmp_path / "m.manrl", 10**7, "--workers", "2", start_new_session=True)
     try:
         wait_until_collecting(process, seconds=4)
-        process.send_signal(sig)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        stop(process, group=True)
-    assert process.returncode == 130, stderr
-    assert "interrupted" in stdout and "Traceback" not in stderr
-    assert len(ShortTermMemory.load(out)) > 100
-
-
-def test_ctrl_c_to_the_whole_process_group_keeps_the_workers_frames(tmp_path):
-    # as Ctrl-C in a terminal sends it: the workers ignore it and return their shards
-    out = tmp_path / "m.manrl"
-    process = start_collect(out, 10**7, "--workers", "2", start_new_session=True)
-    try:
-        wait_until_collecting(process, seconds=4)
-        os.killpg(process.pid, signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        stop(process, group=True)
-    assert process.returncode == 130, stderr
-    assert "interrupted" in stdout and "Traceback" not in stderr
-    assert len(ShortTermMemory.load(out)) > 100
-
-
-def test_sigterm_to_the_whole_process_group_still_saves_and_exits(tmp_path):
-    # the workers die with the group (their frames are lost); the main process saves the rest
-    out = tmp_path / "m.manrl"
-    process = start_collect(out, 10**7, "--workers", "2", start_new_session=True)
-    try:
-        wait_until_collecting(process, seconds=4)
-        os.killpg(process.pid, signal.SIGTERM)
+        send(process)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         stop(process, group=True)
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout
-    ShortTermMemory.load(out)  # whole and loadable
+    return process, stdout, stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_worker_processes_and_saves_their_frames(tmp_path, sig):
+    _, _, stderr = signal_worker_collection(tmp_path, lambda p: p.send_signal(sig))
+    assert "Traceback" not in stderr
+    assert len(ShortTermMemory.load(tmp_path / "m.manrl")) > 100
+
+
+def test_ctrl_c_to_the_whole_process_group_keeps_the_workers_frames(tmp_path):
+    # as Ctrl-C in a terminal sends it: the workers ignore it and return their shards
+    _, _, stderr = signal_worker_collection(tmp_path, lambda p: os.killpg(p.pid, signal.SIGINT))
+    assert "Traceback" not in stderr
+    assert len(ShortTermMemory.load(tmp_path / "m.manrl")) > 100
+
+
+def test_sigterm_to_the_whole_process_group_still_saves_and_exits(tmp_path):
+    # the workers die with the group (their frames are lost); the main process saves the rest
+    signal_worker_collection(tmp_path, lambda p: os.killpg(p.pid, signal.SIGTERM))
+    ShortTermMemory.load(tmp_path / "m.manrl")  # whole and loadable
 
 
 def stop(process, group=False):
