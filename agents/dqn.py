@@ -40,7 +40,7 @@ from man_rl.errors import (
     InvalidValueError,
     UnsupportedVersionError,
 )
-from man_rl.fileformat import write_bytes_atomically
+from man_rl.io.atomic import write_bytes_atomically
 
 FORMAT = "man_rl.dqn"
 FORMAT_VERSION = 1
@@ -81,12 +81,22 @@ def position_features(env: Any) -> np.ndarray:
         (np.float32(3.0), (14,))
     """
     base = _minigrid_base(env)
-    width, height = base.width, base.height
-    features = np.zeros(width + height + 4, dtype=np.float32)
     x, y = base.agent_pos
+    return key_features((int(x), int(y), int(base.agent_dir)), base.width, base.height)
+
+
+def key_features(key: tuple[int, int, int], width: int, height: int) -> np.ndarray:
+    """:func:`position_features` of the state key ``(x, y, direction)``.
+
+    Example:
+        >>> key_features((1, 2, 3), 5, 5).nonzero()[0].tolist()
+        [1, 7, 13]
+    """
+    x, y, direction = key
+    features = np.zeros(width + height + 4, dtype=np.float32)
     features[int(x)] = 1.0
     features[width + int(y)] = 1.0
-    features[width + height + int(base.agent_dir)] = 1.0
+    features[width + height + int(direction)] = 1.0
     return features
 
 
@@ -188,14 +198,26 @@ class DQNAgent:
         return int(action_space.start) + int(np.argmax(q[0].numpy()))
 
     def policy(self, env: Any) -> Callable[[Any, dict], int]:
-        """A greedy ``policy(obs, info) -> action`` reading the agent's position from ``env``."""
+        """A greedy ``policy(obs, info) -> action``.
+
+        The agent's position is ``info["state_key"]`` (``(x, y, direction)``, as
+        MemoryWrapper puts it there; so the policy also acts for sub-envs in other
+        processes), else read from ``env``.
+        """
         base = _minigrid_base(env)
         if (base.width, base.height) != (self.width, self.height):
             raise EnvCompatibilityError(
                 f"this DQN was trained on a {self.width} x {self.height} grid, the env is "
                 f"{base.width} x {base.height}"
             )
-        return lambda obs, info: self.act(position_features(env))
+
+        def act(obs: Any, info: dict[str, Any]) -> int:
+            key = info.get("state_key")
+            if key is not None:
+                return self.act(key_features(key, self.width, self.height))
+            return self.act(position_features(env))
+
+        return act
 
     def _meta(self) -> dict[str, Any]:
         space = self.model.action_space

@@ -2,7 +2,7 @@
 
 A policy is any callable ``policy(obs, info) -> action``; ``info["state_key"]`` is there when
 the env is wrapped in :class:`man_rl.MemoryWrapper`. Exploration (epsilon-greedy) is the
-caller's business: :func:`man_rl.collect.epsilon_greedy` wraps any policy.
+caller's business: :func:`man_rl.collection.exploring_policy` wraps any policy.
 
 Example:
     >>> import gymnasium as gym, minigrid

@@ -28,9 +28,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from man_rl.env.adapter import default_key_fn
 from man_rl.errors import CorruptFileError, InvalidValueError, UnsupportedVersionError
-from man_rl.fileformat import write_bytes_atomically
-from man_rl.keys import KeyFn, decode_key, default_key_fn, encode_key, normalize_key
+from man_rl.io.atomic import write_bytes_atomically
+from man_rl.keys import KeyFn, decode_key, encode_key, normalize_key
 
 FORMAT = "man_rl.qtable"
 FORMAT_VERSION = 1

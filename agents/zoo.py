@@ -1,8 +1,9 @@
 """The shipped pretrained agents: how each was made, and its SHA-256 checked on every load.
 
 ``pretrained/MANIFEST.json`` records, per file: the env, the kind of agent, the seed and
-settings, the command that made it and its measured greedy success rate. ``pretrained/
-train_pretrained.py`` (or :func:`build_pretrained`) regenerates the files and the manifest.
+settings, the command that made it and its measured greedy success rate.
+``pretrained/train_pretrained.py`` (or :func:`man_rl.agents.build.build_pretrained`)
+regenerates the files and the manifest.
 
 Example:
     >>> sorted(pretrained_envs())
@@ -15,9 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,92 +146,11 @@ def pretrained_path(env_id: str | None, kind: str | None = None) -> Path:
     return verified_file(find_recipe(env_id, kind).filename)
 
 
-def build_pretrained(
-    folder: Path | None = None,
-    *,
-    only: Iterable[str] | None = None,
-    eval_episodes: int = EVAL_EPISODES,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Train every recipe (or the filenames in ``only``), save, evaluate and write the manifest.
-
-    Entries of files not rebuilt are kept. Returns the manifest written.
-    """
-    import gymnasium as gym
-
-    from man_rl.envs import register_envs
-
-    from .dqn import DQNAgent
-    from .policies import evaluate
-    from .tabular import QTableAgent
-
-    register_envs()
-    folder = Path(folder if folder is not None else PRETRAINED_DIR)
-    wanted = set(only) if only is not None else {r.filename for r in RECIPES}
-    unknown = wanted - {r.filename for r in RECIPES}
-    if unknown:
-        raise InvalidValueError(f"no recipe for {sorted(unknown)}")
-    try:
-        manifest = read_manifest(folder)
-    except (FileNotFoundError, CorruptFileError):
-        manifest = {"files": {}}
-    for recipe in RECIPES:
-        if recipe.filename not in wanted:
-            continue
-        env = gym.make(recipe.env_id)
-        settings = dict(recipe.settings)
-        if recipe.kind == "tabular":
-            agent: Any = QTableAgent.for_env(env)
-            if "epsilon" in settings:
-                settings["epsilon"] = tuple(settings["epsilon"])
-            agent.train(env, seed=recipe.seed, **settings)
-            policy = agent.policy(env)
-        else:
-            agent = DQNAgent.train(env, seed=recipe.seed, progress=progress, **settings)
-            policy = agent.policy(env)
-        path = agent.save(folder / recipe.filename)
-        result = evaluate(policy, env, episodes=eval_episodes, seed=0)
-        env.close()
-        manifest["files"][recipe.filename] = {
-            "sha256": sha256_of(path),
-            "kind": recipe.kind,
-            "env_id": recipe.env_id,
-            "seed": recipe.seed,
-            "settings": recipe.settings,
-            "command": f"{COMMAND} --only {recipe.filename}",
-            "success_rate": result.success_rate,
-            "mean_episode_length": result.mean_length,
-            "eval": f"greedy, {eval_episodes} episodes, env seeds 0..{eval_episodes - 1}",
-        }
-    manifest["note"] = (
-        "SHA-256 of each shipped agent file, checked on every load; regenerate with "
-        f"{COMMAND} (same seeds)."
-    )
-    _write_json(folder / MANIFEST_NAME, manifest)
-    return manifest
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 __all__ = [
     "KINDS",
     "PRETRAINED_DIR",
     "RECIPES",
     "Recipe",
-    "build_pretrained",
     "find_recipe",
     "pretrained_envs",
     "pretrained_path",

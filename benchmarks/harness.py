@@ -44,6 +44,41 @@ def interleaved(
     return statistics.median(subject_times), statistics.median(baseline_times)
 
 
+def interleaved_many(subjects: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median seconds of each of ``subjects``, run in turn ``repeats`` times."""
+    times: list[list[float]] = [[] for _ in subjects]
+    for _ in range(repeats):
+        for fn, spent in zip(subjects, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
+def paired_ratios(
+    subject: Callable[[], object], others: list[Callable[[], object]], rounds: int
+) -> tuple[float, list[float], list[float]]:
+    """Median seconds of ``subject`` and of each of ``others``, and the median per-round ratios.
+
+    Each round times ``subject`` then each other in turn; a ratio is ``other / subject`` of
+    one round, so a slow stretch of a shared machine moves both sides of it together.
+    """
+    mine: list[float] = []
+    theirs: list[list[float]] = [[] for _ in others]
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subject()
+        mine.append(time.perf_counter() - start)
+        for fn, spent in zip(others, theirs, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    ratios = [
+        statistics.median(t / m for t, m in zip(spent, mine, strict=True)) for spent in theirs
+    ]
+    return statistics.median(mine), [statistics.median(spent) for spent in theirs], ratios
+
+
 def rss_anon_bytes() -> int:
     """Anonymous resident memory of this process (``RssAnon``), 0 where unknown."""
     try:

@@ -4,7 +4,7 @@ The baseline is what one would write first from the CVAE paper: 32-64 channel co
 the one-hot state as extra input channels and as a decoder input, batch 128, Adam 1e-3, no
 root-vector term, trained on the same class-balanced batches. Accuracy is judged the same way
 for every model: recalled screens classified by the nearest real class mean
-(``man_rl.metrics.recall_accuracy``), never by a model's own recogniser.
+(``man_rl.evaluation.metrics.recall_accuracy``), never by a model's own recogniser.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from torch.nn import functional as F
 
 from benchmarks.harness import Row
 from man_rl import ShortTermMemory, TypeA, TypeB
-from man_rl.datasets import random_walk_memory
-from man_rl.metrics import recall_accuracy
-from man_rl.models.common import KeyIndex
+from man_rl.envs import random_walk_memory
+from man_rl.evaluation.metrics import recall_accuracy
+from man_rl.ltm.common import KeyIndex
 
 
 class BaselineCVAE(nn.Module):
@@ -281,7 +281,7 @@ def _samples_per_s(
 
 
 def _batch_of(cls: type) -> int:
-    from man_rl.training import DEFAULT_BATCH_SIZE
+    from man_rl.ltm.training import DEFAULT_BATCH_SIZE
 
     return DEFAULT_BATCH_SIZE
 

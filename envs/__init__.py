@@ -1,4 +1,15 @@
-"""Environment adapters: our registered envs, layouts and state spaces (``man_rl.envs``).
+"""Environment adapters and envs of our own (``man_rl.envs``).
+
+- :class:`MiniGridAdapter` (:mod:`.minigrid`): keys ``(x, y, direction)``, the position x
+  direction layout of the paper's Figures 7-8, reachable states by search;
+- :class:`DiscreteAdapter` (:mod:`.discrete`): the observation is the key;
+- :func:`layout_for`, :func:`state_space`, :func:`reachable_states`: whichever adapter
+  matches an env (or env id) answers;
+- :func:`register_envs`: MiniGrid's ids and ``ManRL/Empty-4x4-v0``, the paper's 16-state grid;
+- :func:`random_walk_memory`: a memory of a random walk in an env.
+
+The adapters reach the core through the ``man_rl.adapters`` entry points in
+``pyproject.toml``; the core never imports this package.
 
 Example:
     >>> import gymnasium as gym
@@ -11,25 +22,33 @@ Example:
 
 from __future__ import annotations
 
-from .layouts import (
+from .discrete import DiscreteAdapter, discrete_key, discrete_layout
+from .layouts import layout_for, reachable_states, state_space
+from .minigrid import (
     DIRECTION_LABELS,
-    discrete_layout,
+    MiniGridAdapter,
     free_cells,
-    layout_for,
+    minigrid_key,
     minigrid_layout,
-    reachable_states,
-    state_space,
+    minigrid_reachable_states,
 )
 from .registration import EMPTY_4X4_ID, ENV_IDS, register_envs
+from .walks import random_walk_memory
 
 __all__ = [
     "DIRECTION_LABELS",
     "EMPTY_4X4_ID",
     "ENV_IDS",
+    "DiscreteAdapter",
+    "MiniGridAdapter",
+    "discrete_key",
     "discrete_layout",
     "free_cells",
     "layout_for",
+    "minigrid_key",
     "minigrid_layout",
+    "minigrid_reachable_states",
+    "random_walk_memory",
     "reachable_states",
     "register_envs",
     "state_space",

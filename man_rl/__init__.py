@@ -17,16 +17,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from man_rl.env.wrapper import MemoryWrapper
 from man_rl.errors import ManRLError
-from man_rl.memory import ShortTermMemory
-from man_rl.wrapper import MemoryWrapper
-
-__version__ = "0.1.0"
+from man_rl.stm.memory import ShortTermMemory
+from man_rl.version import __version__
 
 if TYPE_CHECKING:
-    from man_rl.models import TypeA, TypeB
+    from man_rl.ltm import TypeA, TypeB
 
-_LAZY = {"TypeA": "man_rl.models", "TypeB": "man_rl.models"}
+_LAZY = {"TypeA": "man_rl.ltm", "TypeB": "man_rl.ltm"}
 
 
 def __getattr__(name: str) -> Any:

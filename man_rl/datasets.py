@@ -1,11 +1,9 @@
-"""Ready-made short-term memories: handwritten digits, MNIST, and random walks in an env.
+"""Ready-made short-term memories: handwritten digits and MNIST (random walks: ``man_rl.envs``).
 
 - :func:`digits_memory`: scikit-learn's 8x8 handwritten digits (they ship with scikit-learn, so
   nothing is downloaded), one state per digit: the offline stand-in for the paper's MNIST run.
 - :func:`mnist_memory`: real MNIST from its IDX files (:func:`read_idx`), downloaded with
   torchvision when asked (``download=True``, needs ``pip install torchvision``).
-- :func:`random_walk_memory`: screens of a Gymnasium env visited by a random policy, stored
-  with :class:`~man_rl.wrapper.MemoryWrapper` (MiniGrid by default).
 
 Example:
     >>> import numpy as np
@@ -21,12 +19,11 @@ import os
 import struct
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from man_rl.errors import CorruptFileError, InvalidTypeError, InvalidValueError
-from man_rl.memory import ShortTermMemory
+from man_rl.stm.memory import ShortTermMemory
 
 #: IDX type codes -> numpy dtypes (big-endian, as the format stores them).
 _IDX_DTYPES = {
@@ -184,56 +181,11 @@ def mnist_memory(
     return memory_from_arrays(images, labels, capacity=capacity, seed=seed)
 
 
-def random_walk_memory(
-    env_id: str = "MiniGrid-Empty-5x5-v0",
-    *,
-    steps: int = 3000,
-    capacity: int = 50,
-    seed: int = 0,
-    memory: ShortTermMemory | None = None,
-    **make_kwargs: Any,
-) -> ShortTermMemory:
-    """Screens of ``env_id`` under a uniformly random policy, one queue per state.
-
-    The env is made with ``render_mode="rgb_array"`` and ``make_kwargs`` (MiniGrid's
-    ``tile_size`` defaults to 8 here), wrapped in :class:`~man_rl.wrapper.MemoryWrapper`, and
-    reset whenever an episode ends. ``MiniGrid-Empty-5x5-v0`` needs about 3000 steps to
-    visit all of its 34 states.
-    """
-    import gymnasium as gym
-
-    from man_rl.wrapper import MemoryWrapper
-
-    if env_id.startswith("MiniGrid"):
-        import minigrid  # noqa: F401  (registers the MiniGrid envs)
-
-        make_kwargs.setdefault("tile_size", 8)
-    env = gym.make(env_id, render_mode="rgb_array", **make_kwargs)
-    wrapped = MemoryWrapper(env, capacity=None if memory else capacity, memory=memory)
-    rng = np.random.default_rng(seed)
-    actions = getattr(env.action_space, "n", None)
-    try:
-        wrapped.reset(seed=seed)
-        env.action_space.seed(seed)
-        for _ in range(steps):
-            if actions is not None and env_id.startswith("MiniGrid"):
-                action = int(rng.integers(3))  # left, right, forward: the moves that matter
-            else:
-                action = env.action_space.sample()
-            _, _, terminated, truncated, _ = wrapped.step(action)
-            if terminated or truncated:
-                wrapped.reset()
-    finally:
-        wrapped.close()
-    return wrapped.memory
-
-
 __all__ = [
     "digits_arrays",
     "digits_memory",
     "memory_from_arrays",
     "mnist_arrays",
     "mnist_memory",
-    "random_walk_memory",
     "read_idx",
 ]

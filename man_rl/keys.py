@@ -1,4 +1,4 @@
-"""State keys: what names a state, how it is normalised, stored in JSON, and found by default.
+"""State keys: what names a state, how it is normalised and how it is stored in JSON.
 
 A state key is a hashable value built from ``int``, ``str``, ``float``, ``bool``, ``None`` and
 tuples of these. numpy scalars are turned into their Python equals (``np.int64(3)`` -> ``3``),
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from man_rl.errors import EnvCompatibilityError, InvalidTypeError
+from man_rl.errors import InvalidTypeError
 
 StateKey = Hashable
 KeyFn = Callable[[Any, Any, dict[str, Any]], Hashable]
@@ -65,47 +65,4 @@ def decode_key(value: Any) -> Hashable:
     return value
 
 
-def minigrid_key(env: Any, obs: Any = None, info: dict[str, Any] | None = None) -> tuple:
-    """``(x, y, direction)`` of a MiniGrid agent, read from the unwrapped env."""
-    base = env.unwrapped
-    x, y = base.agent_pos
-    return (int(x), int(y), int(base.agent_dir))
-
-
-def discrete_key(env: Any, obs: Any, info: dict[str, Any] | None = None) -> int:
-    """The observation itself, for ``Discrete`` observation spaces."""
-    return int(obs)
-
-
-def default_key_fn(env: Any) -> KeyFn:
-    """The key function the wrapper uses when the user gives none.
-
-    MiniGrid-like envs (an unwrapped env with ``agent_pos`` and ``agent_dir``) get
-    :func:`minigrid_key`; ``Discrete`` observation spaces get :func:`discrete_key`. Anything
-    else raises :class:`EnvCompatibilityError` saying to pass ``key_fn``.
-    """
-    import gymnasium as gym
-
-    base = env.unwrapped
-    if hasattr(base, "agent_pos") and hasattr(base, "agent_dir"):
-        return minigrid_key
-    if isinstance(env.observation_space, gym.spaces.Discrete):
-        return discrete_key
-    name = env.spec.id if env.spec is not None else type(base).__name__
-    raise EnvCompatibilityError(
-        f"man_rl has no default state key for {name} (observation space "
-        f"{env.observation_space}); pass key_fn=lambda env, obs, info: <hashable key> to "
-        "MemoryWrapper"
-    )
-
-
-__all__ = [
-    "KeyFn",
-    "StateKey",
-    "decode_key",
-    "default_key_fn",
-    "discrete_key",
-    "encode_key",
-    "minigrid_key",
-    "normalize_key",
-]
+__all__ = ["KeyFn", "StateKey", "decode_key", "encode_key", "normalize_key"]

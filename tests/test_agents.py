@@ -27,16 +27,15 @@ from man_rl.agents import (
     random_policy,
     zoo,
 )
-from man_rl.collect import collect, epsilon_greedy
-from man_rl.envs import EMPTY_4X4_ID, reachable_states, register_envs
+from man_rl.collection import collect, epsilon_greedy
+from man_rl.env.wrapper import MemoryWrapper
+from man_rl.envs import EMPTY_4X4_ID, minigrid_key, reachable_states, register_envs
 from man_rl.errors import (
     CorruptFileError,
     EnvCompatibilityError,
     InvalidValueError,
     UnsupportedVersionError,
 )
-from man_rl.keys import minigrid_key
-from man_rl.wrapper import MemoryWrapper
 
 register_envs()
 EMPTY_5X5 = "MiniGrid-Empty-5x5-v0"

@@ -13,7 +13,7 @@ def test_benchmark_command_prints_the_table(capsys):
     for what in ["MemoryWrapper step", "ShortTermMemory.add", "sample(256)", "footprint"]:
         assert what in out
     rows = [line for line in out.splitlines() if line.startswith("| ")]
-    assert len(rows) == 1 + 4  # header + one row per measurement
+    assert len(rows) == 1 + 5  # header + one row per measurement (sample has two)
 
 
 def test_interleaved_measures_both():

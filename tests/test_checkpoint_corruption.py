@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from man_rl import ShortTermMemory, TypeB
 from man_rl.errors import CorruptFileError
-from man_rl.models import load_model
+from man_rl.ltm import load_model
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from man_rl.errors import CorruptFileError
-from man_rl.fileformat import read_bundle
-from man_rl.models import TypeA, TypeB, load_model
-from man_rl.models.checkpoint import FILE_KIND
-from man_rl.training import TERMS
+from man_rl.io.bundle import read_bundle
+from man_rl.ltm import TypeA, TypeB, load_model
+from man_rl.ltm.checkpoint import FILE_KIND
+from man_rl.ltm.training import TERMS
 
 DATA = Path(__file__).parent / "data"
 

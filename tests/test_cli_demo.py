@@ -7,8 +7,9 @@ import pytest
 
 from man_rl import ShortTermMemory, TypeB
 from man_rl.cli import main
-from man_rl.cli.pictures import infer_layout, recall_grid_figure
-from man_rl.datasets import random_walk_memory
+from man_rl.cli.common import env_layout
+from man_rl.envs import random_walk_memory
+from man_rl.plotting.recall import infer_layout, recall_grid_figure
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,8 @@ def test_demo_recall_grid_png_is_a_wide_grid(demo_out):
 def test_grid_layout_is_position_by_direction():
     memory = random_walk_memory("MiniGrid-Empty-5x5-v0", steps=400, capacity=5)
     model = TypeB.for_memory(memory, seed=0)
-    fig = recall_grid_figure(model, memory=memory, env_id="MiniGrid-Empty-5x5-v0")
+    layout, reachable = env_layout("MiniGrid-Empty-5x5-v0")
+    fig = recall_grid_figure(model, memory=memory, layout=layout, reachable=reachable)
     cells = {ax.get_label() for ax in fig.axes if ax.get_label().startswith("cell ")}
     assert cells == {f"cell {r} {c}" for r in range(4) for c in range(9)}
     texts = " ".join(t.get_text() for t in fig.texts)

@@ -9,7 +9,7 @@ import pytest
 
 from man_rl import ShortTermMemory
 from man_rl.cli.main import main
-from man_rl.models import TypeA, TypeB, load_model
+from man_rl.ltm import TypeA, TypeB, load_model
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_mixed_precision_from_the_cli(memory_file, tmp_path):
 
 
 def test_help_states_the_training_defaults(capsys):
-    from man_rl.training import DEFAULT_BATCH_SIZE, DEFAULT_LR
+    from man_rl.ltm.training import DEFAULT_BATCH_SIZE, DEFAULT_LR
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -81,15 +81,15 @@ def test_resume_continues_training(memory_file, tmp_path):
 
 
 def test_interrupted_training_saves_what_it_learnt(memory_file, tmp_path, monkeypatch, capsys):
-    import man_rl.training
+    import man_rl.ltm.base
 
-    real_fit = man_rl.training.fit
+    real_fit = man_rl.ltm.base.fit
 
     def fit_then_interrupt(model, memory, steps, **kwargs):
         real_fit(model, memory, 2, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(man_rl.training, "fit", fit_then_interrupt)
+    monkeypatch.setattr(man_rl.ltm.base, "fit", fit_then_interrupt)
     ckpt = tmp_path / "ltm.manrl"
     assert train(memory_file, ckpt, "B", 50) == 130
     assert TypeB.load(ckpt).training_state.step == 2

@@ -16,9 +16,9 @@ from man_rl.datasets import (
     memory_from_arrays,
     mnist_arrays,
     mnist_memory,
-    random_walk_memory,
     read_idx,
 )
+from man_rl.envs import random_walk_memory
 from man_rl.errors import CorruptFileError, InvalidTypeError, InvalidValueError
 
 

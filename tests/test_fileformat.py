@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from man_rl import ShortTermMemory
 from man_rl.errors import CorruptFileError, InvalidTypeError, UnsupportedVersionError
-from man_rl.fileformat import FORMAT_VERSION, MAGIC, read_bundle, write_bundle
+from man_rl.io.bundle import FORMAT_VERSION, MAGIC, read_bundle, write_bundle
 
 DATA = Path(__file__).parent / "data"
 
@@ -113,7 +113,7 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("man_rl.fileformat.os.fsync", disk_full)
+    monkeypatch.setattr("man_rl.io.bundle.os.fsync", disk_full)
     bigger = sample_memory()
     bigger.add("new", np.zeros((3, 4, 3), np.uint8))
     with pytest.raises(OSError, match="No space"):

@@ -215,10 +215,12 @@ class TestSample:
 
         calls = []
         index_select = torch.index_select
-        monkeypatch.setattr(torch, "index_select", lambda *a: calls.append(1) or index_select(*a))
+        monkeypatch.setattr(
+            torch, "index_select", lambda *a, **k: calls.append(1) or index_select(*a, **k)
+        )
         batches = []
         for threshold in (2**62, 0):  # numpy's fancy indexing, then torch's index_select
-            monkeypatch.setattr("man_rl.memory._PARALLEL_GATHER_BYTES", threshold)
+            monkeypatch.setattr("man_rl.stm.pool._PARALLEL_GATHER_BYTES", threshold)
             frames, labels = stm.sample(300, balanced=balanced, rng=np.random.default_rng(2))
             assert frames.shape == (300, 6, 5, 3) and frames.dtype == np.uint8
             batches.append((frames, labels))
@@ -259,32 +261,40 @@ class TestQueries:
         stm = filled(capacity=3)
         assert stm.nbytes == 6 * 4 * 5 * 3
 
-    def test_footprint_close_to_raw_bytes_when_full(self):
+    def test_the_pool_maps_little_more_than_the_frames_held(self):
         stm = ShortTermMemory(50)
         for key in range(40):
-            for _ in range(50):
-                stm.add(key, frame(key))
-        assert stm._store[: stm.num_keys].nbytes <= 1.05 * stm.nbytes
+            for _ in range(60):  # the last 10 of each key replace older ones in place
+                stm.add(key, frame(key, (64, 64, 3)))
+        held = 40 * 50 * 64 * 64 * 3
+        assert stm.nbytes == held
+        # growth adds max(16 MiB, 1/16), rounded to 2 MiB huge pages
+        assert stm._queues.pool.mapped_bytes <= held + max(16 * 2**20, held // 16) + 2 * 2**20
+        assert [int(stm.queue(k)[-1, 0, 0, 0]) for k in range(40)] == list(range(40))
 
-    def test_reserved_keys_never_move_the_frames_held(self):
-        stm = ShortTermMemory(8, frame_shape=(4, 5, 3))
-        stm.reserve(30)
-        stm.add(0, frame(0))
-        store = stm._store
-        for key in range(30):
-            for _ in range(8):
-                stm.add(key, frame(key))
-        assert stm._store is store  # no reallocation, so no copy of the frames held
-        assert np.array_equal(stm.queue(0)[0], frame(0))
+    def test_possible_keys_cost_nothing_until_frames_come(self):
+        stm = ShortTermMemory(500, frame_shape=(64, 64, 3), expected_keys=100_000)
+        assert stm._queues.pool.mapped_bytes == 0  # nothing for frames yet
+        assert stm._rings.nbytes <= 100_000 * 32 + 1024  # counters of the keys to expect
+        stm.add("a", frame(1, (64, 64, 3)))
+        assert stm._queues.pool.mapped_bytes <= 18 * 2**20
 
-    def test_reserve_before_the_first_frame_and_bad_counts(self):
+    def test_frames_held_survive_every_growth_of_the_pool(self):
+        stm = ShortTermMemory(8, frame_shape=(16, 16, 3))
+        for i in range(3000):  # many growths of the pool and of the rings
+            stm.add(i % 300, frame(i % 251, (16, 16, 3)))
+        for key in range(300):
+            values = stm.queue(key)[:, 0, 0, 0].tolist()
+            assert values == [(key + 300 * i) % 251 for i in range(2, 10)], key
+
+    def test_reserve_and_bad_counts(self):
         stm = ShortTermMemory(4, expected_keys=12)
         stm.add("a", frame(1))
-        assert stm._store.shape[:2] == (12, 4)
+        assert stm.counts() == {"a": 1}
         with pytest.raises(InvalidValueError, match="num_keys"):
             stm.reserve(-1)
 
-    def test_reserved_room_costs_no_ram_until_written(self):
+    def test_room_for_many_keys_costs_no_ram_until_written(self):
         def rss_anon_bytes() -> int:
             with open("/proc/self/status") as status:
                 line = next(line for line in status if line.startswith("RssAnon:"))
@@ -294,36 +304,17 @@ class TestQueries:
             pytest.skip("RssAnon is read from Linux's /proc")
         stm = ShortTermMemory(500, frame_shape=(64, 64, 3))
         before = rss_anon_bytes()
-        stm.reserve(144)  # 885 MB of room
+        stm.reserve(144)  # capacity x keys would be 885 MB
         for key in range(144):
             stm.add(key, np.full((64, 64, 3), 7, np.uint8))
-        assert stm._store.nbytes > 800 * 2**20
-        # 144 frames of 12 KiB each; pages are committed 4 KiB at a time, not 2 MiB
-        assert rss_anon_bytes() - before < 40 * 2**20
-
-    def test_many_keys_do_not_grow_the_store_past_its_budget(self):
-        # capacity-long rows only while the whole store stays within the budget
-        from man_rl.memory import _FULL_ROWS_MAX_BYTES
-
-        stm = ShortTermMemory(1000)
-        image = np.zeros((64, 64, 3), np.uint8)
-        for key in range(3000):
-            image[0, 0, 0] = key % 256
-            stm.add(key, image)
-        assert stm._store.nbytes <= _FULL_ROWS_MAX_BYTES
-        assert [int(stm.queue(k)[0, 0, 0, 0]) for k in range(3000)] == [
-            k % 256 for k in range(3000)
-        ]
-        for _ in range(40):  # rows then grow as frames come
-            stm.add(7, image)
-        assert len(stm.queue(7)) == 41
+        # 144 frames of 12 KiB each, side by side in the pool
+        assert rss_anon_bytes() - before < 8 * 2**20
 
     def test_copies_and_pickles_hold_only_the_frames_held(self):
         import copy
         import pickle
 
-        stm = ShortTermMemory(1000, frame_shape=(64, 64, 3), seed=0)
-        stm.reserve(300)  # 3.7 GB of room
+        stm = ShortTermMemory(1000, frame_shape=(64, 64, 3), seed=0, expected_keys=300)
         stm.add("a", np.full((64, 64, 3), 9, np.uint8))
         data = pickle.dumps(stm)
         assert len(data) < 100_000
@@ -441,3 +432,59 @@ class TestFiles:
         np.savez(path, a=np.zeros(3))
         with pytest.raises(CorruptFileError, match=r"x\.npz"):
             ShortTermMemory.load(path)
+
+
+class OneByOne:
+    """The balanced sampler without draw_many: every batch is drawn when it is asked for."""
+
+    def draw(self, sizes, batch, rng):
+        from man_rl.stm.sampling import BALANCED
+
+        return BALANCED.draw(sizes, batch, rng)
+
+
+@pytest.mark.parametrize("batch", [7, 300])  # numpy's gather, then torch's
+def test_batches_drawn_ahead_are_the_batches_drawn_one_by_one(batch):
+    import torch  # noqa: F401  (large batches are gathered by torch once it is imported)
+
+    from man_rl.stm.sampling import BALANCED
+
+    ahead, one_by_one = (
+        filled(capacity=6, keys="abcd", per_key=9),
+        filled(6, keys="abcd", per_key=9),
+    )
+    ahead_rng, plain_rng = np.random.default_rng(3), np.random.default_rng(3)
+    for step in range(200):
+        x = ahead.sample(batch, rng=ahead_rng, sampler=BALANCED)
+        y = one_by_one.sample(batch, rng=plain_rng, sampler=OneByOne())
+        assert np.array_equal(x.labels, y.labels) and np.array_equal(x.frames, y.frames), step
+        if step in (50, 51, 120):  # a new key and a new place end the run drawn ahead
+            for memory in (ahead, one_by_one):
+                memory.add(("new", step), frame(step))
+    assert ahead._queues._plan.count > 1  # runs were drawn ahead
+    # the generator is where drawing batch by batch leaves it (a checkpoint can resume it)
+    assert ahead_rng.bit_generator.state == plain_rng.bit_generator.state
+
+
+def test_a_reservoir_drawing_from_the_memory_generator_ends_a_run():
+    from man_rl.stm.sampling import BALANCED
+
+    ahead = filled(capacity=3, eviction="reservoir", keys="ab", per_key=6, seed=1)
+    one_by_one = filled(capacity=3, eviction="reservoir", keys="ab", per_key=6, seed=1)
+    for step in range(60):
+        x = ahead.sample(5, sampler=BALANCED)
+        y = one_by_one.sample(5, sampler=OneByOne())
+        assert np.array_equal(x.frames, y.frames), step
+        if step % 7 == 0:  # a full reservoir draws where its new frame goes
+            ahead.add("a", frame(step))
+            one_by_one.add("a", frame(step))
+
+
+def test_a_batch_drawn_ahead_sees_frames_replaced_since():
+    stm = filled(capacity=2, keys="a", per_key=2)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        stm.sample(4, rng=rng)  # a run of batches drawn ahead
+    stm.add("a", frame(77))  # replaces the oldest in place: same slots, new frame
+    stm.add("a", frame(78))
+    assert set(stm.sample(64, rng=rng).frames[:, 0, 0, 0].tolist()) == {77, 78}

@@ -1,4 +1,4 @@
-"""Tests of man_rl.metrics, on fake models whose recall is known exactly."""
+"""Tests of man_rl.evaluation.metrics, on fake models whose recall is known exactly."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import torch
 
 from man_rl import ShortTermMemory
 from man_rl.errors import EmptyMemoryError, InvalidValueError
-from man_rl.keys import encode_key
-from man_rl.metrics import (
+from man_rl.evaluation.metrics import (
     NearestFrame,
     NearestMean,
     coverage,
@@ -23,7 +22,8 @@ from man_rl.metrics import (
     reference_classifier,
     spread,
 )
-from man_rl.models.common import KeyIndex
+from man_rl.keys import encode_key
+from man_rl.ltm.common import KeyIndex
 
 SHAPE = (4, 6, 3)
 

@@ -1,4 +1,4 @@
-"""Tests of the long-term memories (man_rl.models): sizing, recall, keys, errors, checkpoints."""
+"""Tests of the long-term memories (man_rl.ltm): sizing, recall, keys, errors, checkpoints."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from man_rl.errors import (
     TrainingDivergedError,
     UnknownKeyError,
 )
-from man_rl.models import TypeA, TypeB, load_model
-from man_rl.models.common import LossTerms
-from man_rl.models.networks import frames_to_tensor
+from man_rl.ltm import TypeA, TypeB, load_model
+from man_rl.ltm.losses import LossTerms
+from man_rl.ltm.networks import frames_to_tensor
 
 MODELS = [TypeA, TypeB]
 
@@ -238,7 +238,7 @@ def test_memory_from_arrays_helper_feeds_models():
 @pytest.fixture(scope="module")
 def empty5x5():
     """Random-policy screens of every state of MiniGrid-Empty-5x5-v0 (tile 8: 40x40x3)."""
-    from man_rl.datasets import random_walk_memory
+    from man_rl.envs import random_walk_memory
 
     train = random_walk_memory("MiniGrid-Empty-5x5-v0", steps=3000, capacity=30, seed=0)
     held_out = random_walk_memory("MiniGrid-Empty-5x5-v0", steps=3000, capacity=10, seed=1)
@@ -259,7 +259,7 @@ def trained(empty5x5):
 
 @pytest.mark.parametrize("kind", ["A", "B"])
 def test_recall_accuracy_on_empty_5x5(trained, empty5x5, kind):
-    from man_rl.metrics import per_state_recall
+    from man_rl.evaluation.metrics import per_state_recall
 
     _, held_out = empty5x5
     states = per_state_recall(trained[kind], held_out, n=10, seed=1)
@@ -270,7 +270,7 @@ def test_recall_accuracy_on_empty_5x5(trained, empty5x5, kind):
 
 
 def test_type_b_recognises_held_out_frames(trained, empty5x5):
-    from man_rl.metrics import recognition_accuracy
+    from man_rl.evaluation.metrics import recognition_accuracy
 
     _, held_out = empty5x5
     result = recognition_accuracy(trained["B"], held_out)
@@ -283,7 +283,7 @@ def test_type_b_recognises_held_out_frames(trained, empty5x5):
 
 def other_screens() -> dict[str, np.ndarray]:
     """40x40x3 screens of environments the model never saw, and plain noise."""
-    from man_rl.datasets import random_walk_memory
+    from man_rl.envs import random_walk_memory
 
     def frames(env_id: str) -> np.ndarray:
         stm = random_walk_memory(env_id, steps=150, capacity=500, seed=3)
@@ -327,7 +327,7 @@ def test_digits_recalled_by_type_a_are_classified_as_asked():
     from sklearn.svm import SVC
 
     from man_rl.datasets import digits_arrays, digits_memory
-    from man_rl.metrics import recall_all
+    from man_rl.evaluation.metrics import recall_all
 
     frames, labels = digits_arrays()
     classifier = SVC(gamma="scale").fit(frames.reshape(len(frames), -1) / 255.0, labels)
@@ -357,7 +357,7 @@ def moving_ball_memory(base: ShortTermMemory, states: int, per_state: int = 40):
 @pytest.mark.parametrize("cls", MODELS)
 def test_recall_of_screens_that_vary_within_a_state(empty5x5, cls):
     """Samples are different plausible screens of the state, not one averaged blur."""
-    from man_rl.metrics import NearestFrame, recall_all
+    from man_rl.evaluation.metrics import NearestFrame, recall_all
 
     stm = moving_ball_memory(empty5x5[0], states=8)
     model = cls.for_memory(stm, seed=0)

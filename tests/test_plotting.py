@@ -13,7 +13,6 @@ from matplotlib.patches import Circle, Rectangle
 
 from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError, ManRLError
 from man_rl.layout import Layout, flat_layout
-from man_rl.memory import ShortTermMemory
 from man_rl.plotting import (
     class_balance,
     class_balance_from_memory,
@@ -24,6 +23,7 @@ from man_rl.plotting import (
     side_by_side,
     training_curves,
 )
+from man_rl.stm.memory import ShortTermMemory
 
 DIRECTIONS = ("right", "down", "left", "up")
 

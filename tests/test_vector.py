@@ -1,21 +1,19 @@
 from __future__ import annotations
 
+from functools import partial
+
 import gymnasium as gym
 import minigrid  # noqa: F401
 import numpy as np
 import pytest
 
 from man_rl import MemoryWrapper, ShortTermMemory
+from man_rl.collection import Vector, collect
+from man_rl.env.vector import StateFrameInfo, VectorMemoryWrapper, make_memory_vec_env
 from man_rl.errors import InvalidValueError
-from man_rl.vector import (
-    StateFrameInfo,
-    VectorMemoryWrapper,
-    collect_vector,
-    make_memory_vec_env,
-    per_env_policy,
-)
 
 ENV_ID = "MiniGrid-Empty-Random-5x5-v0"  # random start: seeds matter
+make_env = partial(gym.make, ENV_ID, render_mode="rgb_array", tile_size=8)
 
 
 def policy(obs, info):
@@ -46,24 +44,17 @@ def assert_same_content(a: ShortTermMemory, b: ShortTermMemory):
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_memory_equals_single_env_memories(mode):
     steps_each, seeds = 60, [11, 12]
-    env = make_memory_vec_env(
-        ENV_ID, num_envs=2, vectorization_mode=mode, capacity=1000, tile_size=8
-    )
-    taken = collect_vector(env, per_env_policy(policy, 2), 2 * steps_each, seed=11)
-    env.close()
-    assert taken == 2 * steps_each
-    assert_same_content(env.memory, single_env_memory(seeds, steps_each, 1000))
+    with Vector(make_env, 2, mode=mode) as source:
+        result = collect(source, policy, 2 * steps_each, seed=11, capacity=1000)
+    assert result.steps == 2 * steps_each and result.envs == 2 and not result.interrupted
+    assert_same_content(result.memory, single_env_memory(seeds, steps_each, 1000))
 
 
 def test_sync_and_async_give_the_same_memory():
     memories = []
     for mode in ["sync", "async"]:
-        env = make_memory_vec_env(
-            ENV_ID, num_envs=2, vectorization_mode=mode, capacity=50, tile_size=8
-        )
-        collect_vector(env, per_env_policy(policy, 2), 200, seed=3)
-        env.close()
-        memories.append(env.memory)
+        with Vector(make_env, 2, mode=mode) as source:
+            memories.append(collect(source, policy, 200, seed=3, capacity=50).memory)
     a, b = memories
     assert a.keys == b.keys
     for key in a.keys:
@@ -84,14 +75,41 @@ def test_terminal_frames_are_stored():
     env.close()
 
 
-def test_random_policy_and_interrupt_free_count():
-    env = make_memory_vec_env(
-        "MiniGrid-Empty-5x5-v0", num_envs=3, vectorization_mode="sync", capacity=10, tile_size=8
-    )
-    taken = collect_vector(env, None, 30, seed=0)
-    assert taken == 30
-    assert len(env.memory) > 0
-    env.close()
+def test_a_vector_source_is_reusable_and_each_run_fills_its_own_memory():
+    with Vector(make_env, 2, mode="async") as source:
+        first = collect(source, policy, 40, seed=3, capacity=50).memory
+        again = collect(source, policy, 40, seed=3, capacity=50).memory
+    assert first is not again and first.counts() == again.counts()
+
+
+def test_random_policy_counts_steps_and_episodes():
+    result = collect(Vector(make_env, 3, mode="sync"), None, 300, seed=0, capacity=10)
+    assert result.steps == 300 and len(result.memory) > 0
+    assert result.episodes == len(result.returns) and all(r >= 0 for r in result.returns)
+
+
+def test_ctrl_c_stops_a_vector_collection_and_keeps_its_frames():
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        if len(calls) > 4:
+            raise KeyboardInterrupt
+        return False
+
+    result = collect(Vector(make_env, 2, mode="sync"), None, 1000, seed=0, stop=stop)
+    assert result.interrupted and result.steps == 8
+    assert len(result.memory) == 2 + 8  # the two first resets and every step
+
+
+def test_vector_envs_from_a_factory_match_those_from_an_id():
+    by_id = make_memory_vec_env(ENV_ID, 2, vectorization_mode="sync", capacity=5, tile_size=8)
+    by_factory = make_memory_vec_env(make_env, 2, vectorization_mode="sync", capacity=5)
+    for env in (by_id, by_factory):
+        env.reset(seed=[1, 2])
+        env.step(np.array([2, 2]))
+        env.close()
+    assert by_id.memory.counts() == by_factory.memory.counts()
 
 
 def test_vector_env_without_frames_is_explained():

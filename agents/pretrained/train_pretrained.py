@@ -35,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Train, save, evaluate and record every (or each ``--only``) pretrained agent."""
     from man_rl.agents import zoo
+    from man_rl.agents.build import build_pretrained
 
     args = build_parser().parse_args(argv)
-    manifest = zoo.build_pretrained(
+    manifest = build_pretrained(
         args.out or zoo.PRETRAINED_DIR,
         only=args.only,
         eval_episodes=args.eval_episodes,

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from man_rl.cli.common import (
-    env_kwargs,
     known_states,
     make_env,
     positive_int,
@@ -18,12 +17,9 @@ from man_rl.cli.common import (
     signals_deferred,
     sigterm_as_interrupt,
 )
-from man_rl.collect import collect, epsilon_greedy, summarize
+from man_rl.collection import DEFAULT_CAPACITY, CollectResult, collect, summarize
 from man_rl.errors import InvalidValueError
-from man_rl.memory import ShortTermMemory
-from man_rl.wrapper import MemoryWrapper
-
-DEFAULT_CAPACITY = 500
+from man_rl.stm import ShortTermMemory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -85,7 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _policy_for(agent: str, env: Any, seed: int) -> Any:
+def policy_for(agent: str, env: Any, seed: int | None = None) -> Any:
+    """The policy of ``agent`` in ``env`` (a module-level function: workers unpickle it)."""
     from man_rl.agents import make_policy
 
     return make_policy(agent, env, seed=seed)
@@ -103,9 +100,7 @@ def _start_memory(args: argparse.Namespace) -> ShortTermMemory | None:
     return memory
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.out.is_dir():
-        raise IsADirectoryError(f"--out {args.out} is a folder; give a file path")
+def _one_source(args: argparse.Namespace) -> str | None:
     chosen = [
         name
         for name, used in [
@@ -117,71 +112,63 @@ def run(args: argparse.Namespace) -> int:
     ]
     if len(chosen) > 1:
         raise InvalidValueError(f"use one of {' and '.join(chosen)}, not both")
+    return chosen[0] if chosen else None
+
+
+def _collect(
+    args: argparse.Namespace, memory: ShortTermMemory, seed: int
+) -> tuple[CollectResult, str]:
+    from man_rl.collection import CollectorPool, RayTasks, Vector
+
+    make = partial(make_env, args.env, tile_size=args.tile_size)
+    options = {
+        "make_policy": partial(policy_for, args.agent),
+        "memory": memory,
+        "seed": seed,
+        "epsilon": args.epsilon,
+        "progress": not args.quiet,
+    }
+    kind = _one_source(args)
+    if kind == "--workers":
+        with CollectorPool(make, args.workers) as pool:
+            result = collect(pool, None, args.steps, **options)
+        return result, f"{result.steps} steps in {args.workers} worker processes"
+    if kind == "--ray-workers":
+        result = collect(RayTasks(make, args.ray_workers), None, args.steps, **options)
+        return result, f"{result.steps} steps in {args.ray_workers} Ray tasks"
+    if kind == "--num-envs":
+        with Vector(make, args.num_envs, mode=args.vectorization) as source:
+            result = collect(source, None, args.steps, **options)
+        return result, f"{result.steps} steps in {args.num_envs} envs"
+    env = make()
+    try:
+        result = collect(env, None, args.steps, **options)
+    finally:
+        env.close()
+    return result, f"{result.steps} steps, {result.episodes} episodes finished"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.is_dir():
+        raise IsADirectoryError(f"--out {args.out} is a folder; give a file path")
+    _one_source(args)
     memory = _start_memory(args)
     if memory is None:  # seeded, so the same seed gives a bit-identical file
         memory = ShortTermMemory(args.capacity or DEFAULT_CAPACITY, seed=args.seed)
         seed = args.seed
     else:  # resuming: fresh seeds for env, agent and exploration, or it repeats the first run
         seed = int(np.random.SeedSequence().entropy % 2**31)
-    single = MemoryWrapper(make_env(args.env, tile_size=args.tile_size), memory=memory)
-    policy = epsilon_greedy(
-        _policy_for(args.agent, single, seed),
-        single.action_space,
-        args.epsilon,
-        np.random.default_rng(seed),
-    )
-    single.action_space.seed(seed)
-    interrupted = False
+    scratch = make_env(args.env, tile_size=args.tile_size)
+    try:
+        policy_for(args.agent, scratch, seed)  # a bad agent is refused before collecting
+    finally:
+        scratch.close()
     with sigterm_as_interrupt():
-        if args.ray_workers or args.workers:
-            from man_rl.distributed import collect_with_processes, collect_with_ray
-
-            fan_out = collect_with_ray if args.ray_workers else collect_with_processes
-            workers = args.ray_workers or args.workers
-            try:
-                fan_out(
-                    partial(make_env, args.env, tile_size=args.tile_size),
-                    partial(_policy_for, args.agent),
-                    args.steps,
-                    workers=workers,
-                    seed=seed,
-                    capacity=single.memory.capacity,
-                    epsilon=args.epsilon,
-                    memory=single.memory,
-                )
-            except KeyboardInterrupt:
-                interrupted = True
-            where = f"{workers} Ray tasks" if args.ray_workers else f"{workers} worker processes"
-            line = f"{'part of ' if interrupted else ''}{args.steps} steps in {where}"
-        elif args.num_envs > 1:
-            from man_rl.vector import collect_vector, make_memory_vec_env, per_env_policy
-
-            vec = make_memory_vec_env(
-                args.env,
-                args.num_envs,
-                vectorization_mode=args.vectorization,
-                memory=single.memory,
-                **env_kwargs(args.env, tile_size=args.tile_size),
-            )
-            taken = collect_vector(
-                vec,
-                per_env_policy(policy, args.num_envs),
-                args.steps,
-                seed=seed,
-                progress=not args.quiet,
-            )
-            vec.close()
-            interrupted = taken < args.steps
-            line = f"{taken} steps in {args.num_envs} envs"
-        else:
-            result = collect(single, policy, args.steps, seed=seed, progress=not args.quiet)
-            interrupted = result.interrupted
-            line = f"{result.steps} steps, {result.episodes} episodes finished"
+        result, line = _collect(args, memory, seed)
     with signals_deferred():
-        single.memory.save(args.out)
-    print(("interrupted: " if interrupted else "ran ") + line)
-    for text in summarize(single.memory, known_states(single)).lines():
+        memory.save(args.out)
+    print(("interrupted: " if result.interrupted else "ran ") + line)
+    for text in summarize(memory, known_states(args.env)).lines():
         print(text)
     print(f"memory saved to {args.out}")
-    single.close()
-    return 130 if interrupted else 0
+    return 130 if result.interrupted else 0

@@ -115,11 +115,19 @@ def make_env(env_id: str, *, tile_size: int | None = None) -> Any:
     return gym.make(env_id, **env_kwargs(env_id, tile_size=tile_size))
 
 
-def known_states(env: Any) -> list | None:
-    """Every state key of ``env`` the env adapters know (MiniGrid Empty-like), else ``None``."""
+def known_states(env_or_id: Any) -> list | None:
+    """Every state key of an env (or env id) its adapter can reach, else ``None``."""
     from man_rl.envs import reachable_states
 
     try:
-        return list(reachable_states(env))
+        return reachable_states(env_or_id)
     except (TypeError, ValueError, AttributeError, NotImplementedError):
         return None
+
+
+def env_layout(env_id: str) -> tuple[Any, set | None]:
+    """The layout of ``env_id`` and, where known, the set of its reachable states."""
+    from man_rl.envs import layout_for
+
+    states = known_states(env_id)
+    return layout_for(env_id), None if states is None else set(states)

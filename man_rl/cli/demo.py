@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-import numpy as np
-
-from man_rl.cli.common import known_states, make_env, positive_int, probability
-from man_rl.collect import collect, epsilon_greedy, summarize
-from man_rl.fileformat import write_bytes_atomically
-from man_rl.memory import ShortTermMemory
-from man_rl.wrapper import MemoryWrapper
+from man_rl.cli.common import env_layout, known_states, make_env, positive_int, probability
+from man_rl.collection import collect, summarize
+from man_rl.io.atomic import write_json_atomically
+from man_rl.stm import ShortTermMemory
 
 DEFAULT_ENV = "MiniGrid-Empty-5x5-v0"
 # Enough for recall accuracy >= 0.99 on the default env (see BENCHMARKS.md).
@@ -43,10 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from man_rl.agents import make_policy
-    from man_rl.cli.pictures import recall_grid_figure
-    from man_rl.metrics import evaluate
-    from man_rl.models import TypeA, TypeB
-    from man_rl.plotting import class_balance_from_memory, save_figure, training_curves
+    from man_rl.evaluation.metrics import evaluate
+    from man_rl.ltm import TypeA, TypeB
+    from man_rl.plotting import (
+        class_balance_from_memory,
+        recall_grid_figure,
+        save_figure,
+        training_curves,
+    )
 
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"--out {args.out} is a file; give a folder")
@@ -58,22 +58,21 @@ def run(args: argparse.Namespace) -> int:
         f"1/4 collecting {args.collect_steps} steps of {args.env} (pretrained agent, "
         f"epsilon {args.epsilon})"
     )
-    env = MemoryWrapper(
-        make_env(args.env, tile_size=8), memory=ShortTermMemory(args.capacity, seed=args.seed)
-    )
-    env.action_space.seed(args.seed)
-    policy = epsilon_greedy(
-        make_policy("pretrained", env, seed=args.seed),
-        env.action_space,
-        args.epsilon,
-        np.random.default_rng(args.seed),
-    )
-    collect(env, policy, args.collect_steps, seed=args.seed, progress=not args.quiet)
-    memory = env.memory
-    memory.save(args.out / "memory.manrl")
-    for line in summarize(memory, known_states(env)).lines():
-        say(f"    {line}")
+    env = make_env(args.env, tile_size=8)
+    memory = collect(
+        env,
+        None,
+        args.collect_steps,
+        make_policy=lambda env, seed: make_policy("pretrained", env, seed=seed),
+        memory=ShortTermMemory(args.capacity, seed=args.seed),
+        seed=args.seed,
+        epsilon=args.epsilon,
+        progress=not args.quiet,
+    ).memory
     env.close()
+    memory.save(args.out / "memory.manrl")
+    for line in summarize(memory, known_states(args.env)).lines():
+        say(f"    {line}")
 
     say(f"2/4 training a Type {args.model} long-term memory")
     cls = TypeA if args.model == "A" else TypeB
@@ -86,14 +85,16 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(model, memory, seed=args.seed)
     metrics["env"] = args.env
     metrics["train_steps"] = steps
-    _write_json(args.out / "metrics.json", metrics)
+    write_json_atomically(args.out / "metrics.json", metrics)
 
     say("4/4 drawing")
+    layout, reachable = env_layout(args.env)
     pictures = {
         "recall_grid.png": recall_grid_figure(
             model,
             memory=memory,
-            env_id=args.env,
+            layout=layout,
+            reachable=reachable,
             seed=args.seed,
             title=f"{args.env}: real | recalled by Type {args.model}",
         ),
@@ -117,7 +118,3 @@ def run(args: argparse.Namespace) -> int:
         + ", ".join(pictures)
     )
     return 0
-
-
-def _write_json(path: Path, data: dict) -> None:
-    write_bytes_atomically(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
 
 from man_rl.cli.common import non_negative_int, positive_int
@@ -35,27 +32,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
-    from man_rl.memory import ShortTermMemory
-    from man_rl.metrics import evaluate
-    from man_rl.models import load_model
+    from man_rl.evaluation.metrics import evaluate
+    from man_rl.io.atomic import write_json_atomically
+    from man_rl.ltm import load_model
+    from man_rl.stm import ShortTermMemory
 
     model = load_model(args.model)
     memory = ShortTermMemory.load(args.memory)
     report = evaluate(model, memory, n=args.n, seed=args.seed, method=args.classifier)
-    _write_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_json_atomically(args.out, report)
     line = (
         f"Type {report['model']}: recall accuracy {report['recall_accuracy']:.3f} over "
         f"{report['states_evaluated']} states, coverage {report['coverage']:.3f}"

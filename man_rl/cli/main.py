@@ -15,7 +15,7 @@ SUBCOMMANDS = ("collect", "train", "recall", "evaluate", "demo", "agent")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``man-rl`` argument parser with every subcommand registered."""
-    from man_rl import __version__
+    from man_rl.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="man-rl",

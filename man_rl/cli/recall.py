@@ -31,21 +31,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from man_rl.cli.pictures import recall_grid_figure
-    from man_rl.memory import ShortTermMemory
-    from man_rl.models import load_model
-    from man_rl.plotting import save_figure
+    from man_rl.cli.common import env_kwargs, env_layout
+    from man_rl.ltm import load_model
+    from man_rl.plotting import recall_grid_figure, save_figure
+    from man_rl.stm import ShortTermMemory
 
     model = load_model(args.model)
     memory = ShortTermMemory.load(args.memory) if args.memory else None
+    layout = reachable = None
     if args.env:
-        from man_rl.cli.common import env_kwargs
-
         env_kwargs(args.env)  # registers our envs; an unknown id is a clear error
+        layout, reachable = env_layout(args.env)
     fig = recall_grid_figure(
         model,
         memory=memory,
-        env_id=args.env,
+        layout=layout,
+        reachable=reachable,
         samples=args.n,
         seed=args.seed,
         title=f"{args.model.name}: " + ("real | recalled" if memory else "recalled"),

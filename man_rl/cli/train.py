@@ -63,8 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from man_rl.memory import ShortTermMemory
-    from man_rl.models import TypeA, TypeB
+    from man_rl.ltm import TypeA, TypeB
+    from man_rl.stm.memory import ShortTermMemory
 
     cls = TypeA if args.model == "A" else TypeB
     memory = ShortTermMemory.load(args.memory)

@@ -30,13 +30,16 @@ from man_rl.plotting.diagnostics import (
     training_curves,
 )
 from man_rl.plotting.grids import digit_grid, recall_grid, side_by_side
+from man_rl.plotting.recall import infer_layout, recall_grid_figure
 
 __all__ = [
     "class_balance",
     "class_balance_from_memory",
     "digit_grid",
+    "infer_layout",
     "latent_scatter",
     "recall_grid",
+    "recall_grid_figure",
     "save_figure",
     "side_by_side",
     "training_curves",

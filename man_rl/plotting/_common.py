@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.io.atomic import atomic_file
 from man_rl.layout import Layout
 
 _CHANNELS = (1, 3, 4)
@@ -20,8 +20,8 @@ _CHANNELS = (1, 3, 4)
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float = 150) -> Path:
     """Write ``fig`` to ``path`` as a PNG, atomically; returns the path written.
 
-    The picture goes to a temporary file in the same folder first and is then renamed over
-    ``path`` (``os.replace``), so a reader never sees half a file. Missing folders are created.
+    Written with :func:`man_rl.io.atomic.atomic_file`, so a reader never sees half a file.
+    Missing folders are created.
 
     Args:
         fig: the figure (any function of :mod:`man_rl.plotting` returns one).
@@ -37,17 +37,8 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float = 150) 
         )
     if not dpi > 0:
         raise InvalidValueError(f"dpi must be > 0, got {dpi}")
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=dpi, facecolor="white")
-        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600 files; a picture is for sharing
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        fig.savefig(handle, format="png", dpi=dpi, facecolor="white")
     return path
 
 

@@ -15,7 +15,7 @@ from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError
 from man_rl.plotting._common import check_mapping, state_colors
 
 if TYPE_CHECKING:
-    from man_rl.memory import ShortTermMemory
+    from man_rl.stm.memory import ShortTermMemory
 
 _TERM_ORDER = ("loss", "reconstruction", "kl", "root")
 Projection = Literal["auto", "pca", "ring"]

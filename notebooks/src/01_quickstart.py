@@ -16,8 +16,9 @@ import numpy as np
 from IPython.display import Image, display
 
 from man_rl import MemoryWrapper, TypeB
-from man_rl.cli.pictures import recall_grid_figure
-from man_rl.metrics import evaluate
+from man_rl.envs import layout_for, reachable_states
+from man_rl.evaluation import evaluate
+from man_rl.plotting import recall_grid_figure
 
 SMALL = os.environ.get("MAN_RL_SMALL") == "1"  # tiny settings when the test suite runs this
 
@@ -64,7 +65,8 @@ show(
     recall_grid_figure(
         ltm,
         memory=stm,
-        env_id="MiniGrid-Empty-5x5-v0",
+        layout=layout_for("MiniGrid-Empty-5x5-v0"),
+        reachable=set(reachable_states("MiniGrid-Empty-5x5-v0")),
         title="MiniGrid-Empty-5x5: real | recalled (Type B)",
     )
 )

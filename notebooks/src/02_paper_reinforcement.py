@@ -10,17 +10,17 @@
 # %%
 import io
 import os
+from functools import partial
 
-import numpy as np
 from IPython.display import Image, display
 
-from man_rl import MemoryWrapper, TypeA
+from man_rl import TypeA
 from man_rl.agents import make_policy
 from man_rl.cli.common import make_env
-from man_rl.cli.pictures import recall_grid_figure
-from man_rl.collect import collect, epsilon_greedy, summarize
-from man_rl.envs import reachable_states, state_space
-from man_rl.metrics import evaluate
+from man_rl.collection import collect, summarize
+from man_rl.envs import layout_for, reachable_states, state_space
+from man_rl.evaluation import evaluate
+from man_rl.plotting import recall_grid_figure
 
 SMALL = os.environ.get("MAN_RL_SMALL") == "1"
 ENV_ID = "ManRL/Empty-4x4-v0"
@@ -34,16 +34,15 @@ def show(fig, dpi=80):
 
 
 def gather(epsilon, steps, seed=0):
-    env = MemoryWrapper(make_env(ENV_ID, tile_size=8), capacity=100)
-    env.action_space.seed(seed)
-    policy = epsilon_greedy(
-        make_policy("pretrained", env, seed=seed),
-        env.action_space,
-        epsilon,
-        np.random.default_rng(seed),
+    pretrained = partial(make_policy, "pretrained")
+    env = make_env(ENV_ID, tile_size=8)
+    result = collect(
+        env, None, steps, make_policy=pretrained, capacity=100, seed=seed, epsilon=epsilon
     )
-    collect(env, policy, steps, seed=seed)
-    return env.memory
+    return result.memory
+
+
+LAYOUT, REACHABLE = layout_for(ENV_ID), set(reachable_states(ENV_ID))
 
 
 print(
@@ -63,7 +62,8 @@ show(
     recall_grid_figure(
         model,
         memory=greedy,
-        env_id=ENV_ID,
+        layout=LAYOUT,
+        reachable=REACHABLE,
         title="pretrained agent, epsilon 0: real | recalled (Type A)",
     )
 )
@@ -84,7 +84,8 @@ show(
     recall_grid_figure(
         model,
         memory=explored,
-        env_id=ENV_ID,
+        layout=LAYOUT,
+        reachable=REACHABLE,
         title="epsilon-greedy (0.5): real | recalled (Type A)",
     )
 )

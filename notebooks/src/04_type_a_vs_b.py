@@ -16,9 +16,9 @@ import torch
 from IPython.display import Image, display
 
 from man_rl import TypeA, TypeB
-from man_rl.datasets import random_walk_memory
-from man_rl.metrics import evaluate
-from man_rl.models.networks import frames_to_tensor
+from man_rl.envs import random_walk_memory
+from man_rl.evaluation import evaluate
+from man_rl.ltm.networks import frames_to_tensor
 from man_rl.plotting import latent_scatter, training_curves
 
 SMALL = os.environ.get("MAN_RL_SMALL") == "1"

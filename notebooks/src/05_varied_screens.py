@@ -14,8 +14,8 @@ import os
 from IPython.display import Image, display
 
 from man_rl import TypeA
-from man_rl.datasets import random_walk_memory
-from man_rl.metrics import evaluate, spread
+from man_rl.envs import random_walk_memory
+from man_rl.evaluation import evaluate, spread
 from man_rl.plotting import side_by_side
 
 SMALL = os.environ.get("MAN_RL_SMALL") == "1"

@@ -4,7 +4,7 @@ For each model type this writes, next to this script:
 
 * ``golden_type_a_v<N>.manrl`` / ``golden_type_b_v<N>.manrl``: a tiny trained model saved with
   ``model.save`` (weights, config, keys and training state, optimizer included), in checkpoint
-  format ``N`` (``man_rl.fileformat.FORMAT_VERSION`` when the script is run);
+  format ``N`` (``man_rl.io.bundle.FORMAT_VERSION`` when the script is run);
 * ``golden_type_a_v<N>_recall.npy`` / ``golden_type_b_v<N>_recall.npy``: what
   ``model.recall(key, RECALL_N, seed=0)`` returned for each key, in key order (uint8,
   shaped ``(num_keys, RECALL_N, *frame_shape)``).
@@ -143,7 +143,7 @@ def write(out: Path, version: int, overwrite: bool) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: see the module docstring."""
-    from man_rl.fileformat import FORMAT_VERSION
+    from man_rl.io.bundle import FORMAT_VERSION
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE, help="folder (default: tests/data)")

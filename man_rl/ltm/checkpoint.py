@@ -1,6 +1,6 @@
 """Checkpoints of long-term memories: one checked, versioned, pickle-free file.
 
-A checkpoint is a :func:`man_rl.fileformat.write_bundle` file of kind ``"long_term_memory"``.
+A checkpoint is a :func:`man_rl.io.bundle.write_bundle` file of kind ``"long_term_memory"``.
 Its JSON meta holds the model type, its config, its state keys and the training state's plain
 values (step, learning-rate settings, the batch sampler's state); its arrays hold the weights,
 Adam's moment estimates, the noise generator's state and the loss history. Everything is
@@ -9,7 +9,8 @@ numbers: nothing is unpickled.
 
 Example:
     >>> import numpy as np, tempfile, pathlib
-    >>> from man_rl import ShortTermMemory, TypeA
+    >>> from man_rl import ShortTermMemory
+    >>> from man_rl.ltm import TypeA
     >>> stm = ShortTermMemory(capacity=2)
     >>> stm.add("a", np.zeros((4, 4), np.uint8)); stm.add("b", np.ones((4, 4), np.uint8))
     >>> model = TypeA.for_memory(stm, seed=0)
@@ -31,8 +32,9 @@ import numpy as np
 import torch
 
 from man_rl.errors import CorruptFileError, InvalidTypeError, TrainingDivergedError
-from man_rl.fileformat import read_bundle, write_bundle
+from man_rl.io.bundle import read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key
+from man_rl.ltm.training import TERMS, TrainingState
 
 FILE_KIND = "long_term_memory"
 _WEIGHTS = "weights/"
@@ -43,11 +45,20 @@ _GENERATOR = "generator_state"
 M = TypeVar("M")
 
 
-def _model_classes() -> dict[str, type]:
-    from man_rl.models.type_a import TypeA
-    from man_rl.models.type_b import TypeB
+_MODEL_TYPES: dict[str, type] = {}
 
-    return {"A": TypeA, "B": TypeB}
+
+def register_model_type(kind: str, cls: type) -> None:
+    """Make checkpoints of model type ``kind`` load as ``cls``.
+
+    Subclasses of :class:`~man_rl.ltm.base.LongTermMemory` register themselves.
+    """
+    _MODEL_TYPES[kind] = cls
+
+
+def model_types() -> dict[str, type]:
+    """``kind -> class`` of every registered model type."""
+    return dict(_MODEL_TYPES)
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
@@ -55,10 +66,12 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
 
     Refuses (:class:`TrainingDivergedError`) to write non-finite weights.
     """
-    from man_rl import __version__
+    from man_rl.version import __version__
 
-    if getattr(model, "kind", None) not in _model_classes():
-        raise InvalidTypeError(f"can only save a TypeA or TypeB, got {type(model).__name__}")
+    if _MODEL_TYPES.get(getattr(model, "kind", None)) is not type(model):
+        raise InvalidTypeError(
+            f"can only save a long-term memory (TypeA, TypeB), got {type(model).__name__}"
+        )
     arrays: dict[str, np.ndarray] = {}
     for name, tensor in model.state_dict().items():
         array = tensor.detach().cpu().numpy()
@@ -113,15 +126,14 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
     """
     bundle = read_bundle(path, FILE_KIND)
     meta, arrays = bundle.meta, bundle.arrays
-    classes = _model_classes()
     kind = meta.get("model_type")
-    if kind not in classes:
+    if kind not in _MODEL_TYPES:
         raise CorruptFileError(f"{path} holds an unknown model type {kind!r}")
-    cls = classes[kind]
+    cls = _MODEL_TYPES[kind]
     if expect is not None and cls is not expect:
         raise CorruptFileError(
             f"{path} holds a {cls.__name__} model, not a {expect.__name__}; load it with "
-            f"{cls.__name__}.load (or man_rl.models.load_model, which reads either)"
+            f"{cls.__name__}.load (or man_rl.ltm.load_model, which reads either)"
         )
     try:
         config = dict(meta["config"])
@@ -147,8 +159,6 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
 
 
 def _load_training(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-    from man_rl.training import TERMS, TrainingState
-
     params = list(model.parameters())
     groups = [
         {k: tuple(v) if k == "betas" else v for k, v in group.items()}
@@ -179,4 +189,4 @@ def _load_training(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarra
     )
 
 
-__all__ = ["FILE_KIND", "load_model", "save_model"]
+__all__ = ["FILE_KIND", "load_model", "model_types", "register_model_type", "save_model"]

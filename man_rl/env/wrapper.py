@@ -8,9 +8,10 @@ from typing import Any, Literal, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from man_rl.env.adapter import EnvAdapter, adapter_for
 from man_rl.errors import EnvCompatibilityError, InvalidValueError
-from man_rl.keys import KeyFn, default_key_fn
-from man_rl.memory import ShortTermMemory
+from man_rl.keys import KeyFn
+from man_rl.stm.memory import ShortTermMemory
 
 FrameSource = Literal["auto", "render", "observation"]
 _DEFAULT_CAPACITY = 500
@@ -25,30 +26,30 @@ def _is_image_space(space: gym.Space) -> bool:
     )
 
 
-def expected_state_count(env: gym.Env) -> int | None:
-    """How many state keys the default key function can produce, where that is known."""
-    base = env.unwrapped
-    if hasattr(base, "agent_pos") and hasattr(base, "width") and hasattr(base, "height"):
-        return (base.width - 2) * (base.height - 2) * 4
-    if isinstance(env.observation_space, gym.spaces.Discrete):
-        return int(env.observation_space.n)
-    return None
-
-
 class StateObserver:
     """Reads the state key and the frame of the state an env is in (shared by the wrappers).
 
     Checks the configuration once, at construction: the frame source (render or image
-    observation) and the key function (given, or the env's default).
+    observation) and the key function (given, or the env adapter's,
+    :func:`~man_rl.env.adapter.adapter_for`). ``expected_states`` is the adapter's state
+    count when the adapter names the keys, else ``None``.
     """
 
-    def __init__(self, env: gym.Env, key_fn: KeyFn | None, frame: FrameSource) -> None:
+    def __init__(
+        self,
+        env: gym.Env,
+        key_fn: KeyFn | None,
+        frame: FrameSource,
+        adapter: EnvAdapter | None = None,
+    ) -> None:
         self.env = env
         self.use_render = self._choose_frame_source(env, frame)
-        self.key_fn: KeyFn = key_fn if key_fn is not None else default_key_fn(env)
-        if not callable(self.key_fn):
-            raise InvalidValueError(f"key_fn must be callable, got {self.key_fn!r}")
-        self.expected_states = expected_state_count(env) if key_fn is None else None
+        if key_fn is not None and not callable(key_fn):
+            raise InvalidValueError(f"key_fn must be callable, got {key_fn!r}")
+        if key_fn is None and adapter is None:
+            adapter = adapter_for(env)
+        self.key_fn: KeyFn = key_fn if key_fn is not None else adapter.key  # type: ignore[union-attr]
+        self.expected_states = adapter.state_count(env) if key_fn is None else None  # type: ignore[union-attr]
 
     @staticmethod
     def _choose_frame_source(env: gym.Env, frame: str) -> bool:
@@ -94,8 +95,9 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
     stored too, before any autoreset. Calling ``render()`` after a step returns the frame
     already taken, so the env is rendered once per step.
 
-    Default keys: MiniGrid envs -> ``(x, y, direction)``; ``Discrete`` observations -> the
-    observation. Other envs need ``key_fn(env, obs, info) -> hashable``.
+    Keys come from ``key_fn(env, obs, info) -> hashable`` when given, else from the env's
+    adapter (:mod:`man_rl.env.adapter`): MiniGrid envs -> ``(x, y, direction)``,
+    ``Discrete`` observations -> the observation, and so on for the adapters installed.
 
     Gymnasium 1.x wrappers do not forward attributes: reach the memory of a re-wrapped env
     with ``env.get_wrapper_attr("memory")``.
@@ -108,6 +110,8 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
             or ``capacity``.
         frame: ``"render"``, ``"observation"``, or ``"auto"`` (render when the env's
             ``render_mode`` is ``"rgb_array"``, else an image observation).
+        adapter: the :class:`~man_rl.env.adapter.EnvAdapter` naming the keys (default: the
+            first installed one that matches ``env``); ignored when ``key_fn`` is given.
 
     Example:
         >>> import gymnasium as gym, minigrid
@@ -128,9 +132,10 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
         key_fn: KeyFn | None = None,
         memory: ShortTermMemory | None = None,
         frame: FrameSource = "auto",
+        adapter: EnvAdapter | None = None,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
-            self, capacity=capacity, key_fn=key_fn, memory=memory, frame=frame
+            self, capacity=capacity, key_fn=key_fn, memory=memory, frame=frame, adapter=adapter
         )
         gym.Wrapper.__init__(self, env)
         if memory is not None and capacity is not None and capacity != memory.capacity:
@@ -140,7 +145,7 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
             )
         if memory is not None and not isinstance(memory, ShortTermMemory):
             raise InvalidValueError(f"memory must be a ShortTermMemory, got {type(memory)}")
-        self._observer = StateObserver(env, key_fn, frame)
+        self._observer = StateObserver(env, key_fn, frame, adapter)
         # The wrapper needs screens, so it only supports the render mode that gives them.
         self.metadata = self._observer.metadata()
         self.memory: ShortTermMemory = (
@@ -151,10 +156,8 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
 
     def _remember(self, obs: Any, info: dict[str, Any]) -> None:
         key, frame = self._observer.observe(obs, info)
-        expected = self._observer.expected_states
-        if self.memory.frame_shape is None and expected is not None:
-            self.memory.check_fits(expected, np.shape(frame))
-            self.memory.reserve(expected)
+        if self.memory.frame_shape is None and self._observer.expected_states is not None:
+            self.memory.check_fits(self._observer.expected_states, np.shape(frame))
         self.memory.add(key, frame)
         self._frame = frame
         self.last_key = key
@@ -181,4 +184,4 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
         return self.env.render()
 
 
-__all__ = ["FrameSource", "MemoryWrapper", "StateObserver", "expected_state_count"]
+__all__ = ["FrameSource", "MemoryWrapper", "StateObserver"]

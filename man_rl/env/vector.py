@@ -14,10 +14,10 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from man_rl.env.wrapper import FrameSource, StateObserver
 from man_rl.errors import InvalidValueError
 from man_rl.keys import KeyFn
-from man_rl.memory import ShortTermMemory
-from man_rl.wrapper import FrameSource, StateObserver
+from man_rl.stm.memory import ShortTermMemory
 
 KEY_INFO = "state_key"
 FRAME_INFO = "state_frame"
@@ -133,7 +133,7 @@ class VectorMemoryWrapper(gym.vector.VectorWrapper):
 
 
 def make_memory_vec_env(
-    env_id: str,
+    env: str | Callable[[], gym.Env],
     num_envs: int,
     *,
     vectorization_mode: Literal["sync", "async"] = "async",
@@ -144,10 +144,12 @@ def make_memory_vec_env(
     wrappers: list[Callable[[gym.Env], gym.Wrapper]] | None = None,
     **env_kwargs: Any,
 ) -> VectorMemoryWrapper:
-    """``gym.make_vec`` with :class:`StateFrameInfo` on every sub-env and one memory here.
+    """A vector env of ``num_envs`` copies, :class:`StateFrameInfo` on each, one memory here.
 
-    ``env_kwargs`` go to ``gym.make`` (``render_mode`` defaults to ``"rgb_array"``); async
-    envs do not use shared memory, since MiniGrid's mission text cannot live there.
+    ``env`` is an env id (made with ``gym.make_vec``; ``env_kwargs`` go to ``gym.make``,
+    ``render_mode`` defaulting to ``"rgb_array"``) or a factory ``make_env() -> gym.Env``
+    (picklable for ``"async"``). Async envs do not use shared memory, since MiniGrid's
+    mission text cannot live there.
     """
     if num_envs < 1:
         raise InvalidValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -155,85 +157,34 @@ def make_memory_vec_env(
         raise InvalidValueError(
             f"vectorization_mode must be 'sync' or 'async', got {vectorization_mode!r}"
         )
-    env_kwargs.setdefault("render_mode", "rgb_array")
+    annotate = partial(StateFrameInfo, key_fn=key_fn, frame=frame)
     vector_kwargs = {"shared_memory": False} if vectorization_mode == "async" else {}
-    vec = gym.make_vec(
-        env_id,
-        num_envs=num_envs,
-        vectorization_mode=vectorization_mode,
-        vector_kwargs=vector_kwargs,
-        wrappers=[*(wrappers or []), partial(StateFrameInfo, key_fn=key_fn, frame=frame)],
-        **env_kwargs,
-    )
+    if callable(env):
+        if env_kwargs:
+            raise InvalidValueError("env_kwargs go with an env id; a factory makes its own env")
+        make = partial(_annotated, env, [*(wrappers or []), annotate])
+        kind = (
+            gym.vector.AsyncVectorEnv if vectorization_mode == "async" else gym.vector.SyncVectorEnv
+        )
+        vec = kind([make] * num_envs, **vector_kwargs)
+    else:
+        env_kwargs.setdefault("render_mode", "rgb_array")
+        vec = gym.make_vec(
+            env,
+            num_envs=num_envs,
+            vectorization_mode=vectorization_mode,
+            vector_kwargs=vector_kwargs,
+            wrappers=[*(wrappers or []), annotate],
+            **env_kwargs,
+        )
     return VectorMemoryWrapper(vec, capacity=capacity, memory=memory)
 
 
-def per_env_policy(
-    policy: Callable[[Any, dict[str, Any]], Any], num_envs: int
-) -> Callable[[Any, dict[str, Any]], np.ndarray]:
-    """Turn a single-env ``policy(obs, info)`` into a batch policy for a vector env.
-
-    Sub-env ``i`` gets its own slice of the batched observation (dicts and tuples are sliced
-    leaf by leaf) and ``{"state_key": infos["state_key"][i]}`` as its info.
-    """
-
-    def slice_obs(obs: Any, i: int) -> Any:
-        if isinstance(obs, dict):
-            return {k: slice_obs(v, i) for k, v in obs.items()}
-        return obs[i]
-
-    def act(obs: Any, infos: dict[str, Any]) -> np.ndarray:
-        keys = infos.get(KEY_INFO)
-        actions = []
-        for i in range(num_envs):
-            info = {KEY_INFO: keys[i]} if keys is not None else {}
-            actions.append(policy(slice_obs(obs, i), info))
-        return np.asarray(actions)
-
-    return act
+def _annotated(make_env: Callable[[], gym.Env], wrappers: list[Callable]) -> gym.Env:
+    env = make_env()
+    for wrap in wrappers:
+        env = wrap(env)
+    return env
 
 
-def collect_vector(
-    env: VectorMemoryWrapper,
-    policy: Callable[[Any, dict[str, Any]], Any] | None,
-    steps: int,
-    *,
-    seed: int | None = None,
-    progress: bool = False,
-) -> int:
-    """Step ``env`` until ``steps`` sub-env steps in all were taken; returns the steps taken.
-
-    ``policy(obs, infos) -> actions`` acts for the whole batch; ``None`` samples the action
-    space. Stops early, without raising, on Ctrl-C (``KeyboardInterrupt``); the caller can
-    tell from the count returned.
-    """
-    from tqdm import tqdm
-
-    taken = 0
-    bar = tqdm(total=steps, disable=not progress, unit="step", desc="collect")
-    try:
-        seeds = None if seed is None else [seed + i for i in range(env.num_envs)]
-        obs, infos = env.reset(seed=seeds)
-        if seed is not None:
-            env.action_space.seed(seed)
-        while taken < steps:
-            actions = env.action_space.sample() if policy is None else policy(obs, infos)
-            obs, _, _, _, infos = env.step(actions)
-            taken += env.num_envs
-            bar.update(env.num_envs)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        bar.close()
-    return taken
-
-
-__all__ = [
-    "FRAME_INFO",
-    "KEY_INFO",
-    "StateFrameInfo",
-    "VectorMemoryWrapper",
-    "collect_vector",
-    "make_memory_vec_env",
-    "per_env_policy",
-]
+__all__ = ["FRAME_INFO", "KEY_INFO", "StateFrameInfo", "VectorMemoryWrapper", "make_memory_vec_env"]

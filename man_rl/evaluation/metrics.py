@@ -36,8 +36,8 @@ import torch
 
 from man_rl.errors import EmptyMemoryError, InvalidValueError
 from man_rl.keys import encode_key
-from man_rl.memory import ShortTermMemory
-from man_rl.models.common import check_positive_int, make_generator
+from man_rl.ltm.common import check_positive_int, make_generator
+from man_rl.stm.memory import ShortTermMemory
 
 Method = Literal["mean", "frame"]
 _CHUNK = 512

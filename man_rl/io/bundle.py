@@ -28,13 +28,11 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import struct
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -46,6 +44,7 @@ from man_rl.errors import (
     InvalidValueError,
     UnsupportedVersionError,
 )
+from man_rl.io.atomic import atomic_file
 
 MAGIC = b"\x93MANRL\r\n"
 FORMAT_VERSION = 1
@@ -129,7 +128,7 @@ def write_bundle(
         {"kind": kind, "meta": dict(meta), "arrays": entries}, separators=(",", ":")
     ).encode("utf-8")
     digest = hashlib.sha256()
-    with _atomic_file(path) as handle:
+    with atomic_file(path) as handle:
 
         def put(data: bytes | memoryview) -> None:
             digest.update(data)
@@ -161,70 +160,6 @@ def write_bundle(
                 )
         assert written == payload_len
         handle.write(digest.digest())
-
-
-def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file, fsync and rename; returns the path.
-
-    A crash, a kill or a full disk leaves the old file whole. The new file gets the old
-    file's mode, or the usual ``0o666`` minus the umask.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
-        >>> write_bytes_atomically(path, b"hi").read_bytes()
-        b'hi'
-    """
-    path = Path(path)
-    with _atomic_file(path) as handle:
-        handle.write(data)
-    return path
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """A binary handle to a temporary file in ``path``'s folder that replaces ``path`` at exit.
-
-    On leaving the block the file is flushed, fsynced and renamed over ``path`` (then the
-    folder is fsynced); on an exception it is removed and ``path`` is left as it was.
-    """
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp_name, _file_mode(path))
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(folder)
-
-
-def _file_mode(path: Path) -> int:
-    """The mode the file would get from ``open()``: the old file's, else 0o666 minus umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def _whole_file_checksum_ok(handle: Any, size: int) -> bool:
@@ -406,5 +341,4 @@ __all__ = [
     "Bundle",
     "read_bundle",
     "write_bundle",
-    "write_bytes_atomically",
 ]

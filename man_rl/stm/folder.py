@@ -1,17 +1,31 @@
-"""The folder behind an on-disk short-term memory: lock, metadata file, mapped frames file.
+"""The folder behind an on-disk short-term memory: its lock, metadata file and frames file.
 
-See :mod:`man_rl.memory` for what the folder holds; this module only opens, locks, maps and
-syncs it.
+A storage folder holds three files:
+
+* ``frames.u8``: the frame pool's slots, one frame after another (a sparse file: unwritten
+  pages cost neither disk nor RAM), memory-mapped by :class:`~man_rl.stm.pool.FramePool`;
+* ``meta.manrl``: keys, counters, rings of slots, capacity, eviction, frame shape and the
+  random generator's state, in the checked container of :mod:`man_rl.io.bundle`, replaced
+  atomically at each flush (:mod:`man_rl.stm.persist`);
+* ``lock``: locked while a memory has the folder open, so two writers never share it.
+
+What a flush guarantees: first the frames map is written to disk (msync, fsync), then the
+metadata replaces the old one atomically. Once ``flush`` returns, the folder reopens to
+exactly that memory, even after a crash, ``kill -9`` or power loss. After a crash between
+flushes the folder reopens, whole and consistent, to the last flush's keys and counters; a
+frame added since then that went into a new slot is simply not counted, but one that replaced
+an evicted frame of a full queue was written in place, so that place may hold the newer frame
+(always one of the same key, never another key's; torn between the two only if a kill hit
+that very write, or power failed before all its pages reached the disk).
+
+This module only creates, finds, locks and removes the files.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import weakref
 from pathlib import Path
-
-import numpy as np
 
 from man_rl.errors import CorruptFileError, InvalidValueError
 
@@ -34,7 +48,6 @@ class StorageFolder:
         self.frames_path = folder / FRAMES_NAME
         self.created_folder = created_folder
         self._frames_fd: int | None = None
-        self._map: mmap.mmap | None = None
         self._fds: list[int] = []  # closed by close() or, failing that, when collected
         self._release = weakref.finalize(self, _close_all, self._fds)
         lock = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
@@ -84,30 +97,15 @@ class StorageFolder:
         except FileNotFoundError:
             return 0
 
-    def map(self, shape: tuple[int, ...]) -> np.ndarray:
-        """Map the frames file as ``uint8[shape]``, extending it (sparse) when shorter."""
-        if shape[0] == 0:
-            return np.zeros(shape, np.uint8)
+    def frames_fd(self) -> int:
+        """The frames file, opened for reading and writing (created empty if missing)."""
         if self._frames_fd is None:
             self._frames_fd = os.open(self.frames_path, os.O_RDWR | os.O_CREAT, 0o666)
             self._fds.append(self._frames_fd)
-        needed = int(np.prod(shape, dtype=np.int64))
-        if os.fstat(self._frames_fd).st_size < needed:
-            os.ftruncate(self._frames_fd, needed)  # a hole: no disk used until written
-        # The old map (if any) goes when the last view of it does; its dirty pages are the
-        # file's, so nothing written through it is lost.
-        self._map = mmap.mmap(self._frames_fd, needed, access=mmap.ACCESS_WRITE)
-        return np.frombuffer(self._map, dtype=np.uint8).reshape(shape)
-
-    def sync(self) -> None:
-        """Write the map's dirty pages to disk and wait for them (msync + fsync)."""
-        if self._map is not None and self._frames_fd is not None:
-            self._map.flush()
-            os.fsync(self._frames_fd)
+        return self._frames_fd
 
     def close(self) -> None:
-        """Drop the map and release the folder's lock and files."""
-        self._map = None
+        """Release the folder's lock and files."""
         self._frames_fd = None
         self._release()
 

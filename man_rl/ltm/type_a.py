@@ -8,7 +8,7 @@
 
 The last term trains E and D as the paper's association autoencoder (its DFC/DFD), so that
 ``h`` is a root vector worth regenerating; without it the model recalled only the average
-screen of a state whose screens vary (see :func:`man_rl.models.common.association_loss`).
+screen of a state whose screens vary (see :func:`man_rl.ltm.common.association_loss`).
 
 The paper's eq. 4 writes ``z = mu + std**2 * eps``; we use the standard reparameterisation
 ``z = mu + std * eps``, whose variance is the ``var`` the KL term assumes.
@@ -17,37 +17,32 @@ The paper's eq. 4 writes ``z = mu + std**2 * eps``; we use the standard reparame
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from man_rl.memory import ShortTermMemory
-from man_rl.models import checkpoint
-from man_rl.models.common import (
+from man_rl.ltm.base import LongTermMemory
+from man_rl.ltm.common import (
     KeyIndex,
-    LossTerms,
-    association_loss,
     check_non_negative,
     check_positive_int,
     check_seed,
-    decode_both,
-    frame_shape_of,
     fresh_seed,
-    gaussian_kl,
     make_generator,
-    mean_frame,
-    recall_frames,
+)
+from man_rl.ltm.losses import (
+    LossTerms,
+    association_loss,
+    decode_both,
+    gaussian_kl,
     reconstruction_loss,
     reparameterize,
     root_loss,
 )
-from man_rl.models.networks import ConvPlan, Decoder, Encoder, init_weights, mlp
+from man_rl.ltm.networks import ConvPlan, Decoder, Encoder, init_weights, mlp
 
 
 @dataclass(frozen=True)
@@ -88,7 +83,7 @@ class TypeAOutput(NamedTuple):
     log_var: torch.Tensor
 
 
-class TypeA(nn.Module):
+class TypeA(LongTermMemory):
     """Type A long-term memory: recalls screens of a state with a conditional VAE.
 
     Build it from a memory with :meth:`for_memory`, train it with :meth:`fit`, and draw
@@ -156,39 +151,7 @@ class TypeA(nn.Module):
             self.dec_long = mlp([num_keys + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
             self.decoder = Decoder(plan, cfg.root_dim)
         init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
-        self.training_state: Any = None  # set by man_rl.training.fit
-
-    @classmethod
-    def for_memory(cls, memory: ShortTermMemory, **options: Any) -> TypeA:
-        """A Type A model sized from ``memory``'s frame shape and keys.
-
-        The decoder starts out drawing the memory's average screen (its output bias is set
-        from it), so training only has to learn how each state differs from it.
-
-        ``options`` are the constructor's keywords (``root_dim``, ``latent_dim``, ``seed``...).
-        """
-        model = cls(memory.keys, frame_shape_of(memory), **options)
-        model.decoder.start_from(mean_frame(memory))
-        return model
-
-    # ------------------------------------------------------------------ properties
-    @property
-    def keys(self) -> list[Hashable]:
-        """The state keys this model knows, in class-index order."""
-        return self.key_index.keys
-
-    @property
-    def frame_shape(self) -> tuple[int, ...]:
-        """Shape of one frame."""
-        return self.config.frame_shape
-
-    @property
-    def device(self) -> torch.device:
-        """Where the weights are."""
-        return next(self.parameters()).device
-
-    def extra_repr(self) -> str:  # noqa: D102
-        return f"keys={len(self.key_index)}, config={asdict(self.config)}"
+        self.training_state: Any = None  # set by man_rl.ltm.training.fit
 
     # ------------------------------------------------------------------ the model
     def condition(self, labels: torch.Tensor) -> torch.Tensor:
@@ -234,60 +197,6 @@ class TypeA(nn.Module):
         )
         root_hat = self.dec_long(torch.cat([self.condition(labels), z], dim=1))
         return torch.sigmoid(self.decoder(root_hat))
-
-    # ------------------------------------------------------------------ public use
-    def recall(
-        self,
-        key: Hashable,
-        n: int = 1,
-        *,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-    ) -> np.ndarray:
-        """``n`` screens of state ``key``: uint8, shaped ``(n, *frame_shape)``.
-
-        The same ``seed`` gives the same screens; an unknown key raises
-        :class:`~man_rl.errors.UnknownKeyError` naming it.
-        """
-        return recall_frames(self, key, n, seed, generator)
-
-    def fit(
-        self,
-        memory: ShortTermMemory,
-        steps: int,
-        *,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        seed: int | None = None,
-        device: str | torch.device = "auto",
-        progress: bool = True,
-        balanced: bool = True,
-        mixed_precision: str | None = None,
-    ) -> dict[str, list[float]]:
-        """Train on class-balanced batches of ``memory``; see :func:`man_rl.training.fit`."""
-        from man_rl.training import fit
-
-        return fit(
-            self,
-            memory,
-            steps,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            device=device,
-            progress=progress,
-            balanced=balanced,
-            mixed_precision=mixed_precision,
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write weights, config, keys and training state to one checked file."""
-        checkpoint.save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TypeA:
-        """Load a Type A checkpoint onto the CPU (never unpickles)."""
-        return checkpoint.load_model(path, expect=cls)
 
 
 __all__ = ["TypeA", "TypeAConfig", "TypeAOutput"]

@@ -2,13 +2,14 @@
 
 :func:`fit` trains any model that has ``key_index``, ``frame_shape`` and
 ``loss(frames, labels, generator) -> LossTerms`` (``TypeA``, ``TypeB``) on class-balanced
-batches of a :class:`~man_rl.memory.ShortTermMemory`. The model keeps a
+batches of a :class:`~man_rl.stm.ShortTermMemory`. The model keeps a
 :class:`TrainingState` (optimizer, step counter, random generators, loss history), so calling
 ``fit`` again continues where the last call stopped.
 
 Example:
     >>> import numpy as np
-    >>> from man_rl import ShortTermMemory, TypeA
+    >>> from man_rl import ShortTermMemory
+    >>> from man_rl.ltm import TypeA
     >>> stm = ShortTermMemory(capacity=2)
     >>> stm.add("a", np.zeros((4, 4), np.uint8)); stm.add("b", np.ones((4, 4), np.uint8))
     >>> model = TypeA.for_memory(stm, seed=0)
@@ -30,17 +31,17 @@ import torch
 from torch import nn
 
 from man_rl.errors import InvalidTypeError, InvalidValueError, TrainingDivergedError
-from man_rl.memory import ShortTermMemory
-from man_rl.models.common import (
+from man_rl.ltm.common import (
     KeyIndex,
-    LossTerms,
     check_positive_int,
     check_seed,
     fresh_seed,
     make_generator,
     resolve_device,
 )
-from man_rl.models.networks import frames_to_tensor
+from man_rl.ltm.losses import LossTerms
+from man_rl.ltm.networks import frames_to_tensor
+from man_rl.stm.memory import ShortTermMemory
 
 #: Default frames per batch.
 DEFAULT_BATCH_SIZE = 32

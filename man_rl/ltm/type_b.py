@@ -34,39 +34,35 @@ Where this departs from a plain reading of the paper, and why (each measured on 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
-from man_rl.memory import ShortTermMemory
-from man_rl.models import checkpoint
-from man_rl.models.common import (
+from man_rl.ltm.base import LongTermMemory
+from man_rl.ltm.common import (
     KeyIndex,
-    LossTerms,
-    association_loss,
     check_non_negative,
     check_positive_int,
     check_seed,
-    decode_both,
-    frame_shape_of,
     fresh_seed,
-    gaussian_kl,
     make_generator,
-    mean_frame,
-    recall_frames,
+)
+from man_rl.ltm.losses import (
+    LossTerms,
+    association_loss,
+    decode_both,
+    gaussian_kl,
     reconstruction_loss,
     reparameterize,
     root_loss,
 )
-from man_rl.models.networks import (
+from man_rl.ltm.networks import (
     ConvPlan,
     Decoder,
     Encoder,
@@ -137,7 +133,7 @@ class TypeBOutput(NamedTuple):
     log_var: torch.Tensor
 
 
-class TypeB(nn.Module):
+class TypeB(LongTermMemory):
     """Type B long-term memory: recalls screens of a state and recognises a screen's state.
 
     Each state ``i`` owns the prior ``N(lam * c'_i, I)``. :meth:`recall` samples it and
@@ -249,39 +245,7 @@ class TypeB(nn.Module):
         weights[:num_keys] = cfg.class_kl_weight
         self.register_buffer("kl_weights", weights, persistent=False)
         init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
-        self.training_state: Any = None  # set by man_rl.training.fit
-
-    @classmethod
-    def for_memory(cls, memory: ShortTermMemory, **options: Any) -> TypeB:
-        """A Type B model sized from ``memory``'s frame shape and keys.
-
-        The decoder starts out drawing the memory's average screen (its output bias is set
-        from it), so training only has to learn how each state differs from it.
-
-        ``options`` are the constructor's keywords (``latent_dim``, ``lam``, ``seed``...).
-        """
-        model = cls(memory.keys, frame_shape_of(memory), **options)
-        model.decoder.start_from(mean_frame(memory))
-        return model
-
-    # ------------------------------------------------------------------ properties
-    @property
-    def keys(self) -> list[Hashable]:
-        """The state keys this model knows, in class-index order."""
-        return self.key_index.keys
-
-    @property
-    def frame_shape(self) -> tuple[int, ...]:
-        """Shape of one frame."""
-        return self.config.frame_shape
-
-    @property
-    def device(self) -> torch.device:
-        """Where the weights are."""
-        return next(self.parameters()).device
-
-    def extra_repr(self) -> str:  # noqa: D102
-        return f"keys={len(self.key_index)}, config={asdict(self.config)}"
+        self.training_state: Any = None  # set by man_rl.ltm.training.fit
 
     # ------------------------------------------------------------------ the model
     def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -358,21 +322,6 @@ class TypeB(nn.Module):
         return self.dec_long(z)
 
     # ------------------------------------------------------------------ public use
-    def recall(
-        self,
-        key: Hashable,
-        n: int = 1,
-        *,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-    ) -> np.ndarray:
-        """``n`` screens of state ``key``: uint8, shaped ``(n, *frame_shape)``.
-
-        The same ``seed`` gives the same screens; an unknown key raises
-        :class:`~man_rl.errors.UnknownKeyError` naming it.
-        """
-        return recall_frames(self, key, n, seed, generator)
-
     def prior_distances(self, frames: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Distance of each frame's encoding mean to each state's prior mean: ``[N, K]``.
 
@@ -430,44 +379,6 @@ class TypeB(nn.Module):
                 f"{self.frame_shape}; expected (N, {', '.join(map(str, self.frame_shape))})"
             )
         return frames
-
-    def fit(
-        self,
-        memory: ShortTermMemory,
-        steps: int,
-        *,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        seed: int | None = None,
-        device: str | torch.device = "auto",
-        progress: bool = True,
-        balanced: bool = True,
-        mixed_precision: str | None = None,
-    ) -> dict[str, list[float]]:
-        """Train on class-balanced batches of ``memory``; see :func:`man_rl.training.fit`."""
-        from man_rl.training import fit
-
-        return fit(
-            self,
-            memory,
-            steps,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            device=device,
-            progress=progress,
-            balanced=balanced,
-            mixed_precision=mixed_precision,
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write weights, config, keys and training state to one checked file."""
-        checkpoint.save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TypeB:
-        """Load a Type B checkpoint onto the CPU (never unpickles)."""
-        return checkpoint.load_model(path, expect=cls)
 
 
 __all__ = ["DEFAULT_LAM", "DEFAULT_RADIUS", "TypeB", "TypeBConfig", "TypeBOutput"]

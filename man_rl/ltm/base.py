@@ -1,0 +1,183 @@
+"""What every long-term memory shares, written once: keys, sizes, recall, training, files.
+
+:class:`LongTermMemory` is the surface scripts use; :class:`~man_rl.ltm.type_a.TypeA` and
+:class:`~man_rl.ltm.type_b.TypeB` add only their networks, their loss and how they draw a
+screen (``generate``). A subclass names itself with ``kind`` and is then found by
+:func:`~man_rl.ltm.checkpoint.load_model` from a checkpoint's model type.
+
+Example:
+    >>> from man_rl.ltm import LongTermMemory, TypeA, TypeB
+    >>> issubclass(TypeA, LongTermMemory), sorted(LongTermMemory.types())
+    (True, ['A', 'B'])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable
+from dataclasses import asdict
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from man_rl.errors import EmptyMemoryError, InvalidTypeError
+from man_rl.ltm import checkpoint
+from man_rl.ltm.common import KeyIndex, check_positive_int, recall_generator
+from man_rl.ltm.losses import LossTerms
+from man_rl.ltm.networks import tensor_to_frames
+from man_rl.ltm.training import fit
+from man_rl.stm.memory import ShortTermMemory
+
+M = TypeVar("M", bound="LongTermMemory")
+
+
+def frame_shape_of(memory: ShortTermMemory) -> tuple[int, ...]:
+    """The frame shape of a non-empty memory (what ``for_memory`` sizes a model from)."""
+    if not isinstance(memory, ShortTermMemory):
+        raise InvalidTypeError(f"expected a ShortTermMemory, got {type(memory).__name__}")
+    if memory.frame_shape is None or memory.num_keys == 0:
+        raise EmptyMemoryError("cannot size a model from an empty memory; collect frames first")
+    return memory.frame_shape
+
+
+def mean_frame(memory: ShortTermMemory) -> np.ndarray:
+    """The average screen of ``memory``, each state weighing the same (float ``H x W(xC)``)."""
+    total = np.zeros(frame_shape_of(memory), dtype=np.float64)
+    for key in memory.keys:
+        total += memory.queue(key).mean(axis=0)
+    return total / memory.num_keys
+
+
+class LongTermMemory(nn.Module):
+    """A model that learns the screens of a short-term memory's states and recalls them.
+
+    Subclasses set ``kind`` (the model type written to checkpoints), build their networks
+    in ``__init__(keys, frame_shape, **config)`` (setting :attr:`key_index` and
+    :attr:`config`, a frozen dataclass with ``frame_shape``), and define
+    ``loss(frames, labels, generator) -> LossTerms`` and
+    ``generate(labels, generator) -> images`` (float ``[B, C, H, W]`` in ``[0, 1]``).
+    """
+
+    kind: ClassVar[str]
+    key_index: KeyIndex
+    config: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            checkpoint.register_model_type(cls.kind, cls)
+
+    @staticmethod
+    def types() -> dict[str, type]:
+        """Every model type known, ``kind -> class``."""
+        return checkpoint.model_types()
+
+    @classmethod
+    def for_memory(cls: type[M], memory: ShortTermMemory, **options: Any) -> M:
+        """A model sized from ``memory``'s frame shape and keys.
+
+        The decoder starts out drawing the memory's average screen (its output bias is set
+        from it), so training only has to learn how each state differs from it. ``options``
+        are the constructor's keywords (``latent_dim``, ``seed``...).
+        """
+        model = cls(memory.keys, frame_shape_of(memory), **options)
+        model.decoder.start_from(mean_frame(memory))
+        return model
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def keys(self) -> list[Hashable]:
+        """The state keys this model knows, in class-index order."""
+        return self.key_index.keys
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one frame."""
+        return self.config.frame_shape
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return next(self.parameters()).device
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"keys={len(self.key_index)}, config={asdict(self.config)}"
+
+    # ------------------------------------------------------------------ what subclasses give
+    def loss(
+        self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
+    ) -> LossTerms:
+        """The training loss of a batch and its named terms."""
+        raise NotImplementedError
+
+    def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ public use
+    def recall(
+        self,
+        key: Hashable,
+        n: int = 1,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray:
+        """``n`` screens of state ``key``: uint8, shaped ``(n, *frame_shape)``.
+
+        The same ``seed`` gives the same screens; an unknown key raises
+        :class:`~man_rl.errors.UnknownKeyError` naming it.
+        """
+        index = self.key_index.index_of(key)
+        n = check_positive_int("n", n)
+        device = self.device
+        draw = recall_generator(device, seed, generator)
+        labels = torch.full((n,), index, dtype=torch.long, device=device)
+        with torch.no_grad():
+            images = self.generate(labels, draw)
+        return tensor_to_frames(images, self.frame_shape)
+
+    def fit(
+        self,
+        memory: ShortTermMemory,
+        steps: int,
+        *,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        seed: int | None = None,
+        device: str | torch.device = "auto",
+        progress: bool = True,
+        balanced: bool = True,
+        mixed_precision: str | None = None,
+    ) -> dict[str, list[float]]:
+        """Train on class-balanced batches of ``memory``; see :func:`man_rl.ltm.training.fit`."""
+        return fit(
+            self,
+            memory,
+            steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            progress=progress,
+            balanced=balanced,
+            mixed_precision=mixed_precision,
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write weights, config, keys and training state to one checked file."""
+        checkpoint.save_model(self, path)
+
+    @classmethod
+    def load(cls: type[M], path: str | os.PathLike[str]) -> M:
+        """Load a checkpoint of this type onto the CPU (never unpickles).
+
+        ``LongTermMemory.load`` reads any type; ``TypeA.load`` refuses a Type B checkpoint
+        (and says which loader to use).
+        """
+        return checkpoint.load_model(path, expect=None if cls is LongTermMemory else cls)
+
+
+__all__ = ["LongTermMemory", "frame_shape_of", "mean_frame"]

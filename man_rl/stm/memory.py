@@ -1,0 +1,455 @@
+"""The short-term memory: one bounded queue of screens per state, sampled class-balanced.
+
+This is the paper's section 3.1: a queue with a maximum size for every object (here: every
+state key), so that rare states weigh as much as common ones when the long-term memory learns.
+The memory knows nothing of gym or torch: it takes ``uint8`` arrays and hashable keys.
+
+:class:`ShortTermMemory` is a thin facade over four parts, each with one job:
+
+- :class:`~man_rl.stm.queues.KeyQueues`: a :class:`~man_rl.stm.pool.FramePool` holding
+  the frames, one slot each, in RAM or in a memory-mapped file, allocated as frames arrive;
+  the keys' counters and rings of slot indices (:mod:`man_rl.stm.rings`); an eviction
+  policy (:mod:`man_rl.stm.eviction`: FIFO or reservoir);
+- a sampler (:mod:`man_rl.stm.sampling`: balanced or uniform) that says which frames a
+  batch draws;
+- the file formats (:mod:`man_rl.stm.persist`) and the storage folder
+  (:mod:`man_rl.stm.folder`, where what a flush guarantees is written down).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Iterable
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError, UnknownKeyError
+from man_rl.keys import normalize_key
+from man_rl.stm import files, persist
+from man_rl.stm.checks import check_capacity, check_count, check_frame, check_shape
+from man_rl.stm.eviction import Eviction, eviction_policy
+from man_rl.stm.fits import worst_case_fits
+from man_rl.stm.folder import StorageFolder
+from man_rl.stm.queues import KeyQueues
+from man_rl.stm.rings import KeyRings
+from man_rl.stm.sampling import BALANCED, UNIFORM, Sampler
+
+EvictionName = Literal["fifo", "reservoir"]
+
+
+class Batch(NamedTuple):
+    """A sampled batch: ``frames`` uint8 ``[B, *frame_shape]``, ``labels`` int64 ``[B]``."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+
+
+class ShortTermMemory:
+    """One bounded FIFO queue of uint8 frames per state key, sampled class-balanced.
+
+    Frames are kept in one pool of slots that grows as frames arrive, and each key's queue
+    is a ring of slot indices, so RAM and address space follow the frames held (plus ~40
+    bytes per key), never the number of possible states or ``capacity x keys``. A batch is
+    gathered with one index operation.
+
+    With ``storage=DIR`` the pool is a memory map of a sparse file in ``DIR``: the memory
+    can be larger than RAM, and the process's anonymous memory stays at a few bytes per
+    frame. The API is the same; call :meth:`flush` to make the folder reopenable
+    (:meth:`open`) at this point, and :meth:`close` (or a ``with`` block) when done.
+
+    Args:
+        capacity: frames kept per key (>= 1). A full queue drops its oldest frame (``"fifo"``).
+        eviction: ``"fifo"`` (the paper's queue, default), ``"reservoir"`` (a uniform sample
+            of every frame the key ever saw), or an :class:`~man_rl.stm.eviction.Eviction`.
+        frame_shape: ``(H, W)`` or ``(H, W, C)``, if known in advance (else the first frame's).
+        expected_keys: how many states to expect: the per-key counters get room for them,
+            and with ``frame_shape`` the memory warns at construction when the worst case
+            would not fit in free RAM (or, with ``storage``, on the folder's disk).
+        seed: seed of the memory's own random generator (sampling and reservoir eviction).
+        storage: a new or empty folder to keep the frames in (memory-mapped), or ``None`` to
+            keep them in RAM. A folder that already holds a storage is refused: reopen it with
+            :meth:`open`.
+
+    Example:
+        >>> import numpy as np
+        >>> stm = ShortTermMemory(capacity=2)
+        >>> for value, key in [(1, "a"), (2, "a"), (3, "a"), (9, "b")]:
+        ...     stm.add(key, np.full((2, 2), value, dtype=np.uint8))
+        >>> stm.keys, stm.counts(), len(stm)
+        (['a', 'b'], {'a': 2, 'b': 1}, 3)
+        >>> stm.queue("a")[:, 0, 0].tolist()  # oldest first; the 1 was dropped
+        [2, 3]
+        >>> frames, labels = stm.sample(4, rng=np.random.default_rng(0))
+        >>> frames.shape, labels.dtype
+        ((4, 2, 2), dtype('int64'))
+
+        The same on disk:
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     with ShortTermMemory(2, storage=folder) as disk:
+        ...         disk.merge(stm).queue("a")[:, 0, 0].tolist()
+        [2, 3]
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        eviction: EvictionName | Eviction = "fifo",
+        frame_shape: tuple[int, ...] | None = None,
+        expected_keys: int | None = None,
+        seed: int | None = None,
+        storage: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.capacity = check_capacity(capacity)
+        self._eviction = eviction_policy(eviction)
+        self._rng = np.random.default_rng(seed)
+        self._queues = KeyQueues(self.capacity, self._eviction, self._rng)
+        self._rings: KeyRings = self._queues.rings
+        self._frame_shape: tuple[int, ...] | None = None
+        self._folder: StorageFolder | None = None
+        self._closed = False
+        if frame_shape is not None:
+            frame_shape = check_shape(frame_shape)
+        if expected_keys is not None:
+            self.reserve(expected_keys)
+        if storage is not None:
+            self._folder = StorageFolder.create(storage)
+        if frame_shape is not None:
+            self._set_frame_shape(frame_shape)
+        if self._folder is not None:
+            self.flush()
+        if expected_keys is not None and frame_shape is not None:
+            self.check_fits(int(expected_keys), frame_shape)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def eviction(self) -> str:
+        """The eviction policy's name (``"fifo"`` or ``"reservoir"``)."""
+        return self._eviction.name
+
+    @property
+    def keys(self) -> list[Hashable]:
+        """State keys in class-index order (first seen first); ``labels`` index this list."""
+        return list(self._rings.keys)
+
+    @property
+    def frame_shape(self) -> tuple[int, ...] | None:
+        """Shape of one frame, or ``None`` before the first frame."""
+        return self._frame_shape
+
+    @property
+    def num_keys(self) -> int:
+        """Number of distinct state keys seen."""
+        return self._rings.num_keys
+
+    @property
+    def storage(self) -> Path | None:
+        """The storage folder the frames live in, or ``None`` for a memory in RAM."""
+        return None if self._folder is None else self._folder.folder
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the frames currently held."""
+        pool = self._queues.pool
+        return self._queues.held * (pool.frame_bytes if pool is not None else 0)
+
+    def __len__(self) -> int:
+        return self._queues.held
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return key in self._rings.index
+        except TypeError:
+            return False
+
+    def __repr__(self) -> str:
+        where = "" if self._folder is None else f", storage={str(self._folder.folder)!r}"
+        return (
+            f"ShortTermMemory(capacity={self.capacity}, eviction={self.eviction!r}, "
+            f"keys={self.num_keys}, frames={len(self)}, frame_shape={self._frame_shape}{where})"
+        )
+
+    def __enter__(self) -> ShortTermMemory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ShortTermMemory:
+        return self.copy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the keys, counters and frames held, as plain arrays (what a file holds)."""
+        return files.pickled(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        built = files.build(ShortTermMemory, state["contents"], state["frames"])
+        self.__dict__.update(built.__dict__)
+
+    def counts(self) -> dict[Hashable, int]:
+        """Frames held per key, in key order."""
+        sizes = self._rings.sizes[: self.num_keys].tolist()
+        return dict(zip(self._rings.keys, sizes, strict=True))
+
+    def seen(self) -> dict[Hashable, int]:
+        """Frames ever added per key (held or evicted), in key order."""
+        seen = self._rings.seen[: self.num_keys].tolist()
+        return dict(zip(self._rings.keys, seen, strict=True))
+
+    def index_of(self, key: Hashable) -> int:
+        """Class index of ``key``; :class:`UnknownKeyError` when the memory never saw it."""
+        try:
+            return self._rings.index[key]
+        except (KeyError, TypeError):
+            raise UnknownKeyError(
+                f"state key {key!r} is not in this memory; known keys: {_preview(self.keys)}"
+            ) from None
+
+    # ------------------------------------------------------------------ writing
+    def add(self, key: Hashable, frame: np.ndarray) -> None:
+        """Store a copy of ``frame`` in ``key``'s queue, evicting per the eviction rule."""
+        if self._closed:
+            self._check_open()
+        rings = self._rings
+        try:
+            k = rings.index.get(key)
+        except TypeError:
+            normalize_key(key)  # raises the clear unhashable-key error
+            raise
+        if (
+            not isinstance(frame, np.ndarray)
+            or frame.dtype != np.uint8
+            or frame.shape != self._frame_shape
+        ):
+            self._check_frame(frame)
+        if k is None:
+            k = self._new_key(key)
+        self._queues.add(k, frame)
+
+    def extend(self, keys: Iterable[Hashable], frames: Iterable[np.ndarray]) -> None:
+        """Add many ``(key, frame)`` pairs in order."""
+        for key, frame in zip(keys, frames, strict=True):
+            self.add(key, frame)
+
+    def reserve(self, num_keys: int) -> None:
+        """Give the per-key counters room for ``num_keys`` keys (32 bytes each) up front.
+
+        Frames need no reserving: their slots are allocated as they arrive, and a slot
+        never moves. :class:`~man_rl.env.wrapper.MemoryWrapper` does not reserve.
+
+        Example:
+            >>> import numpy as np
+            >>> stm = ShortTermMemory(capacity=10, frame_shape=(4, 4))
+            >>> stm.reserve(100)
+            >>> stm.add("a", np.zeros((4, 4), np.uint8)); len(stm), stm.num_keys
+            (1, 1)
+        """
+        num_keys = check_count("num_keys", num_keys, minimum=0)
+        self._check_open()
+        self._rings.reserve(num_keys)
+
+    def check_fits(self, expected_keys: int, frame_shape: tuple[int, ...]) -> bool:
+        """Warn (``ResourceWarning``) when the worst case would not fit in free RAM.
+
+        The worst case is ``capacity x expected_keys x frame bytes``, as stable-baselines3's
+        replay buffer checks; a storage memory compares it with the free space of its folder's
+        disk instead. Returns whether it fits (``True`` when free RAM is unknown). Nothing is
+        allocated for it: memory grows with the frames actually held.
+        """
+        folder = None if self._folder is None else self._folder.folder
+        return worst_case_fits(self.capacity, expected_keys, frame_shape, folder)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            folder = self._folder.folder if self._folder is not None else "its folder"
+            raise InvalidValueError(
+                f"this short-term memory was closed; reopen {folder} with ShortTermMemory.open"
+            )
+
+    def _check_frame(self, frame: Any) -> None:
+        check_frame(frame, self._frame_shape)
+        if self._frame_shape is None:
+            self._set_frame_shape(frame.shape)
+
+    def _set_frame_shape(self, shape: tuple[int, ...], slots: int = 0) -> None:
+        self._frame_shape = check_shape(shape)
+        fd = None if self._folder is None else self._folder.frames_fd()
+        self._queues.attach(self._frame_shape, fd=fd, slots=slots)
+
+    def _new_key(self, key: Hashable) -> int:
+        key = normalize_key(key)
+        if key in self._rings.index:  # e.g. np.int64(3) after 3
+            return self._rings.index[key]
+        return self._rings.add_key(key)
+
+    def queue(self, key: Hashable) -> np.ndarray:
+        """The frames held for ``key``, oldest first (a copy)."""
+        self._check_open()
+        return self._queues.queue(self.index_of(key))
+
+    def sample(
+        self,
+        batch_size: int,
+        *,
+        balanced: bool = True,
+        rng: np.random.Generator | None = None,
+        sampler: Sampler | None = None,
+    ) -> Batch:
+        """Draw ``batch_size`` frames with replacement; labels index :attr:`keys`.
+
+        ``balanced=True`` draws a key uniformly, then one of its frames uniformly (the paper's
+        answer to class imbalance); ``balanced=False`` draws uniformly over all frames held;
+        ``sampler`` (a :class:`~man_rl.stm.sampling.Sampler`) draws as it likes.
+        """
+        if self._closed:
+            self._check_open()
+        if type(batch_size) is not int or batch_size < 1:
+            batch_size = check_count("batch_size", batch_size, minimum=1)
+        if self._queues.held == 0:
+            raise EmptyMemoryError(
+                "cannot sample: the short-term memory is empty; add frames first (run the "
+                "env inside MemoryWrapper, or ShortTermMemory.add)"
+            )
+        chosen = sampler if sampler is not None else (BALANCED if balanced else UNIFORM)
+        return Batch(*self._queues.sample(chosen, batch_size, self._rng if rng is None else rng))
+
+    def all_frames(self) -> Batch:
+        """Every frame held, key by key (oldest first within a key), with its label."""
+        if self._queues.held == 0:
+            raise EmptyMemoryError("the short-term memory is empty")
+        return Batch(*self._queues.everything())
+
+    # ------------------------------------------------------------------ combining
+    def copy(self, *, storage: str | os.PathLike[str] | None = None) -> ShortTermMemory:
+        """A deep copy (frames, counts and the random generator's state).
+
+        The copy is kept in RAM unless ``storage`` names a new folder for it, whatever this
+        memory's own storage: copy a memory larger than RAM to another folder.
+        """
+        self._check_open()
+        folder = None if storage is None else StorageFolder.create(storage)
+        frames = (self.queue(key) for key in self.keys)
+        return files.build(ShortTermMemory, self._contents(), frames, folder)
+
+    def merge(self, other: ShortTermMemory) -> ShortTermMemory:
+        """Add ``other``'s frames after this memory's own, key by key; returns ``self``.
+
+        With FIFO eviction this is the same as having added ``other``'s frames here in order,
+        so merging is associative and the newest ``capacity`` frames of each key are kept.
+        Two reservoirs merge by drawing from both in proportion to what each saw. New keys
+        follow this memory's keys in ``other``'s order.
+        """
+        self._check_open()
+        if not isinstance(other, ShortTermMemory):
+            raise InvalidTypeError(f"can only merge a ShortTermMemory, got {type(other)}")
+        if other.frame_shape is not None and self._frame_shape not in (None, other.frame_shape):
+            raise InvalidValueError(
+                f"cannot merge memories of frame shapes {self._frame_shape} and {other.frame_shape}"
+            )
+        if other.frame_shape is not None and self._frame_shape is None:
+            self._set_frame_shape(other.frame_shape)
+        for key, their_seen in other.seen().items():
+            theirs = (other.queue(key), their_seen)
+            self._queues.merge_key(self._new_key(key), theirs, other._eviction)
+        return self
+
+    # ------------------------------------------------------------------ files
+    def _contents(self) -> persist.Contents:
+        sizes, seen = self._rings.sizes_view().copy(), self._rings.seen_view().copy()
+        state = self._rng.bit_generator.state
+        return persist.Contents(
+            self.capacity, self.eviction, self._frame_shape, self.keys, sizes, seen, state
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the memory to one checked, versioned file, atomically (no pickle).
+
+        The frames are streamed from the pool to the file, never gathered in one array, so
+        saving a storage memory larger than RAM takes little memory.
+        """
+        self._check_open()
+        persist.write_memory_file(path, self._contents(), self._queues.pieces(), len(self))
+
+    def flush(self) -> None:
+        """Make the storage folder hold this memory as it is now (a no-op in RAM).
+
+        Once ``flush`` returns, the folder reopens (:meth:`open`) to exactly this memory, even
+        after a crash, ``kill -9`` or power loss; what a crash between flushes leaves is
+        written down in :mod:`man_rl.stm.folder`. Flush at the points you would want to resume
+        from; :meth:`close` flushes.
+
+        Example:
+            >>> import numpy as np, tempfile
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     stm = ShortTermMemory(3, storage=folder)
+            ...     stm.add("a", np.zeros((2, 2), np.uint8))
+            ...     stm.flush()
+            ...     stm.close()
+            ...     ShortTermMemory.open(folder).counts()
+            {'a': 1}
+        """
+        if self._folder is None:
+            return
+        self._check_open()
+        files.flush_folder(self._folder, self._queues, self._contents())
+
+    def close(self) -> None:
+        """Flush a storage memory and release its folder (map and lock); a no-op in RAM.
+
+        A closed storage memory refuses further use; reopen the folder with :meth:`open`.
+        ``with ShortTermMemory(..., storage=DIR) as stm:`` closes it at the end of the block.
+        When the flush fails (a full disk, say) the memory stays open, so it can be retried.
+        """
+        if self._folder is None or self._closed:
+            return
+        self.flush()
+        self._closed = True
+        if self._queues.pool is not None:
+            self._queues.pool.close()
+        self._folder.close()
+
+    @classmethod
+    def open(cls, storage: str | os.PathLike[str]) -> ShortTermMemory:
+        """Reopen a storage folder as it was at its last :meth:`flush` (or :meth:`close`).
+
+        A folder that is not a man_rl storage, or whose metadata or frames file is damaged or
+        too short, raises :class:`CorruptFileError` naming it; a folder written by a newer
+        man_rl raises :class:`UnsupportedVersionError`; a folder that is open in another memory
+        (here or in another process) is refused. A folder of storage version 1 (man_rl 0.1.0)
+        opens in place and is written as version 2 at its next flush (see :meth:`flush`).
+        """
+        return files.open_folder(cls, storage)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, storage: str | os.PathLike[str] | None = None
+    ) -> ShortTermMemory:
+        """Load a file written by :meth:`save`; damaged files raise :class:`CorruptFileError`.
+
+        The file is verified by streaming and its frames are copied from a read-only map of
+        it into the pool (with ``storage``, a new or empty folder, the pool's file there), so
+        a file larger than RAM loads into storage too.
+
+        Example:
+            >>> import numpy as np, tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.manrl"
+            >>> stm = ShortTermMemory(3)
+            >>> stm.add("a", np.zeros((2, 2), np.uint8)); stm.save(path)
+            >>> disk = ShortTermMemory.load(path, storage=path.parent / "disk")
+            >>> ShortTermMemory.load(path).counts(), disk.counts(), disk.storage.name
+            ({'a': 1}, {'a': 1}, 'disk')
+        """
+        return files.load_file(cls, path, storage)
+
+
+def _preview(keys: list[Hashable], limit: int = 8) -> str:
+    shown = ", ".join(repr(k) for k in keys[:limit])
+    more = f", ... ({len(keys) - limit} more)" if len(keys) > limit else ""
+    return f"[{shown}{more}]" if keys else "none (the memory is empty)"
+
+
+__all__ = ["Batch", "EvictionName", "ShortTermMemory"]
