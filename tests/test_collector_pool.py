@@ -192,3 +192,12 @@ def test_one_call_at_a_time_and_none_after_close():
         long.join()
     with pytest.raises(InvalidValueError, match="closed"):
         collect(own, None, 4)
+
+
+def direction_key(env, obs, info):
+    return int(env.unwrapped.agent_dir)
+
+
+def test_a_key_function_reaches_the_workers(pool):
+    result = collect(pool, None, 60, seed=0, capacity=100, key_fn=direction_key)
+    assert set(result.memory.keys) <= {0, 1, 2, 3} and result.memory.num_keys > 1

@@ -132,3 +132,14 @@ def test_bad_arguments():
     vec = gym.make_vec("FrozenLake-v1", num_envs=1, vectorization_mode="sync")
     with pytest.raises(InvalidValueError, match="pass only one"):
         VectorMemoryWrapper(vec, capacity=3, memory=ShortTermMemory(4))
+
+
+def test_a_key_function_given_to_collect():
+    def row_key(env, obs, info):
+        return int(env.unwrapped.agent_pos[1])
+
+    single = collect(make_env(), None, 100, seed=0, capacity=100, key_fn=row_key)
+    with Vector(make_env, 2, mode="sync") as source:
+        vector = collect(source, None, 100, seed=0, capacity=100, key_fn=row_key)
+    for result in (single, vector):
+        assert set(result.memory.keys) <= {1, 2, 3} and result.memory.num_keys > 1

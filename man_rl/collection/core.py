@@ -23,8 +23,9 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from man_rl.env.wrapper import MemoryWrapper
+from man_rl.env.wrapper import FrameSource, MemoryWrapper
 from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.keys import KeyFn
 from man_rl.stm.memory import ShortTermMemory
 
 Policy = Callable[[Any, dict[str, Any]], Any]
@@ -89,6 +90,8 @@ class CollectRequest:
     epsilon: float
     progress: bool
     stop: Callable[[], bool] | None
+    key_fn: KeyFn | None = None
+    frame: FrameSource = "auto"
 
     def target(self) -> ShortTermMemory:
         """The memory to add to: the one given, or a new one."""
@@ -205,6 +208,8 @@ def collect(
     epsilon: float = 0.0,
     progress: bool = False,
     stop: Callable[[], bool] | None = None,
+    key_fn: KeyFn | None = None,
+    frame: FrameSource = "auto",
 ) -> CollectResult:
     """Run a policy for ``steps`` env steps in all, storing every visited state's frame.
 
@@ -227,6 +232,9 @@ def collect(
         epsilon: chance of a uniform random action per step (needs a ``Discrete`` space).
         progress: show a progress bar (one env and vector envs).
         stop: ``stop() -> bool``, asked before each step; true stops collection early.
+        key_fn: state keys of the envs the source wraps (default: each env's adapter); a
+            :class:`MemoryWrapper` given as the source keeps its own. Worker sources pickle it.
+        frame: where the wrapped envs' frames come from (see :class:`MemoryWrapper`).
 
     Returns:
         A :class:`CollectResult`; ``interrupted`` when Ctrl-C or ``stop()`` ended it early.
@@ -257,6 +265,8 @@ def collect(
         epsilon=_check_epsilon(epsilon),
         progress=progress,
         stop=stop,
+        key_fn=key_fn,
+        frame=frame,
     )
     return source.run(request)
 
@@ -283,7 +293,9 @@ class EnvSource:
                     "wrapper instead, or give collect the unwrapped env"
                 )
         else:
-            env = MemoryWrapper(env, memory=request.target())
+            env = MemoryWrapper(
+                env, memory=request.target(), key_fn=request.key_fn, frame=request.frame
+            )
         act = request.policy_for(env, request.seed)
         result = CollectResult(memory=env.memory)
         bar = _progress_bar(request.steps, request.progress)

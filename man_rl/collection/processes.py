@@ -218,7 +218,10 @@ class CollectorPool:
         ``stop`` is asked in this process while the workers run; ``progress`` is not shown.
         """
         check_picklable(
-            make_env=self.make_env, policy=request.policy, make_policy=request.make_policy
+            make_env=self.make_env,
+            policy=request.policy,
+            make_policy=request.make_policy,
+            key_fn=request.key_fn,
         )
         if self._closed:
             raise InvalidValueError("this CollectorPool was closed; make a new one")

@@ -88,7 +88,8 @@ class Vector:
                 self.envs,
                 vectorization_mode=self.mode,
                 capacity=request.capacity,
-                key_fn=self.key_fn,
+                key_fn=self.key_fn if request.key_fn is None else request.key_fn,
+                frame=request.frame,
             )
         vec = self._vec
         vec.memory = memory
