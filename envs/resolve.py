@@ -26,6 +26,10 @@ def resolved(env_or_id: Any) -> Iterator[Any]:
     import gymnasium as gym
 
     register_envs()
+    if env_or_id.startswith("ALE/"):
+        from .atari import register_atari
+
+        register_atari()  # says how to install ale-py when it is missing
     try:
         env = gym.make(env_or_id)
     except gym.error.Error as err:

@@ -257,3 +257,90 @@ def test_same_seed_gives_a_bit_identical_memory_file(tmp_path):
     collect(tmp_path, *args[:-1], "8", name="c.manrl")
     assert (tmp_path / "a.manrl").read_bytes() == (tmp_path / "b.manrl").read_bytes()
     assert (tmp_path / "a.manrl").read_bytes() != (tmp_path / "c.manrl").read_bytes()
+
+
+def position_key(env, obs, info):
+    """A key function for ``--key-fn MODULE:FUNC``: MiniGrid's position, no direction."""
+    x, y = env.unwrapped.agent_pos
+    return (int(x), int(y))
+
+
+def test_key_fn_module_func(tmp_path, capsys):
+    code, out = collect(
+        tmp_path, "--agent", "random", "--steps", "100", "--key-fn", f"{__name__}:position_key"
+    )
+    assert code == 0
+    keys = ShortTermMemory.load(out).keys
+    assert keys and all(len(key) == 2 for key in keys)
+    assert "never seen" not in capsys.readouterr().out  # the adapter's states are not these
+
+
+def test_key_fn_cell_on_a_rendered_env(tmp_path):
+    code, out = collect(tmp_path, "--agent", "random", "--steps", "50", "--key-fn", "cell")
+    assert code == 0
+    memory = ShortTermMemory.load(out)
+    assert memory.frame_shape == (40, 40, 3)
+    assert all(isinstance(key, str) and len(key) == 95 for key in memory.keys)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--key-fn", "nope"], "--key-fn must be 'default', 'cell' or MODULE:FUNC"),
+        (["--key-fn", "no_such_module_xyz:f"], "cannot import module 'no_such_module_xyz'"),
+        (["--key-fn", "man_rl.envs:no_such_key"], "has no 'no_such_key'"),
+        (["--key-fn", "man_rl.envs.atari:INSTALL_HINT"], "not a callable"),
+        (["--key-fn", ":f"], "is not MODULE:NAME"),
+        (["--preprocess", "crop"], "--preprocess must be 'none', 'atari' or MODULE:CLASS"),
+        (["--preprocess", "no_such_module_xyz:Crop"], "cannot import module"),
+        (["--preprocess", "atari"], "--preprocess atari needs an ALE env"),
+        (
+            ["--preprocess", "gymnasium.wrappers:GrayscaleObservation"],
+            "cannot wrap MiniGrid-Empty-5x5-v0",
+        ),
+    ],
+)
+def test_bad_key_fn_and_preprocess_specs(tmp_path, capsys, args, message):
+    code, out = collect(tmp_path, "--agent", "random", "--steps", "5", *args)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_atari_preprocess_with_cell_keys(tmp_path):
+    pytest.importorskip("ale_py")
+    code, out = collect(
+        tmp_path,
+        *("--env", "ALE/Breakout-v5", "--preprocess", "atari", "--key-fn", "cell"),
+        *("--agent", "random", "--steps", "200"),
+    )
+    assert code == 0
+    memory = ShortTermMemory.load(out)
+    assert memory.frame_shape == (84, 84) and len(memory) >= 201
+    assert all(re.fullmatch(r"([0-7]{11}/){7}[0-7]{11}", key) for key in memory.keys)
+    frames = memory.queue(memory.keys[0])
+    assert frames.dtype == np.uint8 and frames.shape[1:] == (84, 84)
+
+
+def test_atari_default_keys_are_the_ram_paddle(tmp_path, capsys):
+    pytest.importorskip("ale_py")
+    code, out = collect(tmp_path, "--env", "ALE/Breakout-v5", "--agent", "random", "--steps", "100")
+    assert code == 0
+    memory = ShortTermMemory.load(out)
+    assert memory.frame_shape == (210, 160, 3)
+    assert set(memory.keys) <= set(range(2, 8))
+
+
+def test_atari_preprocess_in_worker_processes(tmp_path, capsys):
+    pytest.importorskip("ale_py")
+    code, out = collect(
+        tmp_path,
+        *("--env", "ALE/Breakout-v5", "--preprocess", "atari", "--agent", "random"),
+        *("--steps", "200", "--workers", "2"),
+    )
+    assert code == 0
+    assert "ran 200 steps in 2 worker processes" in capsys.readouterr().out
+    memory = ShortTermMemory.load(out)
+    assert memory.frame_shape == (84, 84) and len(memory) >= 202
+    assert set(memory.keys) <= set(range(2, 8))  # the RAM key, read in each worker

@@ -107,9 +107,21 @@ class TestConfiguration:
             MemoryWrapper(gym.make("FrozenLake-v1"), frame="render")
 
     def test_no_default_key_tells_to_pass_key_fn(self):
+        # every pixel env falls back to the cell key; without that adapter none names the state
+        from man_rl.env.adapter import register_adapter, unregister_adapter
+        from man_rl.envs import CellAdapter
+
+        class NoCells(CellAdapter):
+            def matches(self, env):
+                return False
+
         env = gym.make("CartPole-v1", render_mode="rgb_array")
-        with pytest.raises(EnvCompatibilityError, match="key_fn"):
-            MemoryWrapper(env)
+        register_adapter(NoCells())
+        try:
+            with pytest.raises(EnvCompatibilityError, match="key_fn"):
+                MemoryWrapper(env)
+        finally:
+            unregister_adapter("cells")
 
     def test_key_fn_makes_any_env_work(self):
         env = gym.make("CartPole-v1", render_mode="rgb_array")

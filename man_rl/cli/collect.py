@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 from man_rl.cli.common import (
+    check_preprocess,
+    frame_source,
+    key_fn_from_spec,
     known_states,
     make_env,
     positive_int,
@@ -49,6 +52,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of env, agent and exploration")
     parser.add_argument(
         "--tile-size", type=positive_int, default=8, help="MiniGrid pixels per grid cell"
+    )
+    parser.add_argument(
+        "--key-fn",
+        default="default",
+        metavar="{default,cell,MODULE:FUNC}",
+        help="state keys: the env adapter's (default), 'cell' (the frame shrunk to 11 x 8 grey "
+        "cells of 8 levels, Go-Explore's cells), or a function key(env, obs, info) imported "
+        "from MODULE:FUNC, e.g. my_pkg.keys:room_key",
+    )
+    parser.add_argument(
+        "--preprocess",
+        default="none",
+        metavar="{none,atari,MODULE:CLASS}",
+        help="'atari': gymnasium's AtariPreprocessing (frameskip 4, 84 x 84 grey screens, "
+        "stored as the frames); MODULE:CLASS: a gymnasium wrapper class applied to the env",
     )
     parser.add_argument("--out", type=Path, required=True, help="memory file to write")
     parser.add_argument("--resume", action="store_true", help="add to the memory in --out")
@@ -116,12 +134,14 @@ def _one_source(args: argparse.Namespace) -> str | None:
 
 
 def _collect(
-    args: argparse.Namespace, memory: ShortTermMemory, seed: int
+    args: argparse.Namespace, memory: ShortTermMemory, seed: int, key_fn: Any
 ) -> tuple[CollectResult, str]:
     from man_rl.collection import CollectorPool, RayTasks, Vector
 
-    make = partial(make_env, args.env, tile_size=args.tile_size)
+    make = partial(make_env, args.env, tile_size=args.tile_size, preprocess=args.preprocess)
     options = {
+        "key_fn": key_fn,
+        "frame": frame_source(args.preprocess),
         "make_policy": partial(policy_for, args.agent),
         "memory": memory,
         "seed": seed,
@@ -152,23 +172,27 @@ def run(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         raise IsADirectoryError(f"--out {args.out} is a folder; give a file path")
     _one_source(args)
+    key_fn = key_fn_from_spec(args.key_fn)
+    check_preprocess(args.preprocess, args.env)
     memory = _start_memory(args)
     if memory is None:  # seeded, so the same seed gives a bit-identical file
         memory = ShortTermMemory(args.capacity or DEFAULT_CAPACITY, seed=args.seed)
         seed = args.seed
     else:  # resuming: fresh seeds for env, agent and exploration, or it repeats the first run
         seed = int(np.random.SeedSequence().entropy % 2**31)
-    scratch = make_env(args.env, tile_size=args.tile_size)
+    scratch = make_env(args.env, tile_size=args.tile_size, preprocess=args.preprocess)
     try:
         policy_for(args.agent, scratch, seed)  # a bad agent is refused before collecting
     finally:
         scratch.close()
     with sigterm_as_interrupt():
-        result, line = _collect(args, memory, seed)
+        result, line = _collect(args, memory, seed, key_fn)
     with signals_deferred():
         memory.save(args.out)
     print(("interrupted: " if result.interrupted else "ran ") + line)
-    for text in summarize(memory, known_states(args.env)).lines():
+    # the adapter's state space names its own keys, not those of another key function
+    states = known_states(args.env) if key_fn is None else None
+    for text in summarize(memory, states).lines():
         print(text)
     print(f"memory saved to {args.out}")
     return 130 if result.interrupted else 0

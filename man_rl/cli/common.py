@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,37 +83,147 @@ def signals_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def env_kwargs(env_id: str, *, tile_size: int | None = None) -> dict[str, Any]:
-    """``gym.make`` keywords for ``env_id``: rgb_array rendering, ``tile_size`` for MiniGrid.
-
-    Registers our envs first; an unknown id is an :class:`InvalidValueError`.
-    """
+def _spec(env_id: str) -> Any:
+    """The registered spec of ``env_id``; ale-py's ids are registered when it is installed."""
     import gymnasium as gym
 
-    from man_rl.envs import register_envs
-    from man_rl.errors import InvalidValueError
+    from man_rl.envs import register_atari, register_envs
+    from man_rl.errors import EnvCompatibilityError, InvalidValueError
 
     register_envs()
     try:
-        spec = gym.spec(env_id)
+        return gym.spec(env_id)
     except gym.error.Error as err:
+        unknown = err
+    try:
+        register_atari()
+    except EnvCompatibilityError:
+        if env_id.startswith("ALE/"):
+            raise  # the install hint
+    try:
+        return gym.spec(env_id)
+    except gym.error.Error:
         raise InvalidValueError(
-            f"unknown environment id {env_id!r} ({err}); e.g. MiniGrid-Empty-5x5-v0"
+            f"unknown environment id {env_id!r} ({unknown}); e.g. MiniGrid-Empty-5x5-v0"
         ) from None
+
+
+def env_kwargs(env_id: str, *, tile_size: int | None = None) -> dict[str, Any]:
+    """``gym.make`` keywords for ``env_id``: rgb_array rendering, ``tile_size`` for MiniGrid.
+
+    Registers our envs (and ale-py's Atari ids, ``ALE/Breakout-v5``, when ale-py is
+    installed) first; an unknown id is an :class:`InvalidValueError`.
+    """
+    spec = _spec(env_id)
     kwargs: dict[str, Any] = {"render_mode": "rgb_array"}
     if tile_size is not None and "minigrid" in str(spec.entry_point).lower():
         kwargs["tile_size"] = tile_size
     return kwargs
 
 
-def make_env(env_id: str, *, tile_size: int | None = None) -> Any:
+_WRAPPER_EXAMPLE = "gymnasium.wrappers:GrayscaleObservation"
+
+
+def import_spec(spec: str, option: str, example: str) -> Any:
+    """The callable ``MODULE:NAME`` names (``NAME`` may be dotted), or a one-line error."""
+    from man_rl.errors import InvalidValueError
+
+    module_name, colon, name = spec.partition(":")
+    if not (colon and module_name and name):
+        raise InvalidValueError(f"{option} {spec!r} is not MODULE:NAME, e.g. {example}")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as err:
+        raise InvalidValueError(
+            f"{option} {spec!r}: cannot import module {module_name!r} ({err})"
+        ) from None
+    for part in name.split("."):
+        if not hasattr(found, part):
+            raise InvalidValueError(f"{option} {spec!r}: {module_name!r} has no {name!r}")
+        found = getattr(found, part)
+    if not callable(found):
+        raise InvalidValueError(f"{option} {spec!r} names a {type(found).__name__}, not a callable")
+    return found
+
+
+def key_fn_from_spec(spec: str) -> Any:
+    """The key function ``--key-fn`` names, ``None`` for the env adapter's.
+
+    ``"default"`` -> ``None``; ``"cell"`` -> :class:`~man_rl.envs.CellKey` ``()``;
+    ``MODULE:FUNC`` -> the imported function (a class there is instantiated with no
+    arguments, e.g. ``man_rl.envs.cells:CellKey``).
+    """
+    from man_rl.envs import CellKey
+    from man_rl.errors import InvalidValueError
+
+    if spec == "default":
+        return None
+    if spec == "cell":
+        return CellKey()
+    if ":" not in spec:
+        raise InvalidValueError(
+            f"--key-fn must be 'default', 'cell' or MODULE:FUNC (e.g. my_pkg.keys:room_key), "
+            f"got {spec!r}"
+        )
+    found = import_spec(spec, "--key-fn", "my_pkg.keys:room_key")
+    return found() if isinstance(found, type) else found
+
+
+def check_preprocess(spec: str, env_id: str) -> None:
+    """Refuse a bad ``--preprocess`` before any env is made (a one-line error)."""
+    from man_rl.envs.atari import is_atari_id
+    from man_rl.errors import InvalidValueError
+
+    if spec == "atari":
+        _spec(env_id)
+        if not is_atari_id(env_id):
+            raise InvalidValueError(
+                f"--preprocess atari needs an ALE env (e.g. ALE/Breakout-v5), got {env_id!r}"
+            )
+    elif spec != "none":
+        if ":" not in spec:
+            raise InvalidValueError(
+                "--preprocess must be 'none', 'atari' or MODULE:CLASS (a wrapper class, e.g. "
+                f"{_WRAPPER_EXAMPLE}), got {spec!r}"
+            )
+        import_spec(spec, "--preprocess", _WRAPPER_EXAMPLE)
+
+
+def frame_source(preprocess: str) -> str:
+    """Where the frames come from: the 84 x 84 observations with ``atari``, else ``"auto"``."""
+    return "observation" if preprocess == "atari" else "auto"
+
+
+def make_env(env_id: str, *, tile_size: int | None = None, preprocess: str = "none") -> Any:
     """``gym.make(env_id, render_mode="rgb_array")`` with our envs registered.
 
-    ``tile_size`` is passed to MiniGrid envs only (pixels per grid cell).
+    ``tile_size`` is passed to MiniGrid envs only (pixels per grid cell). ``preprocess``:
+    ``"none"``; ``"atari"``, gymnasium's ``AtariPreprocessing`` of the env made with
+    ``frameskip=1`` (84 x 84 grey observations); or ``MODULE:CLASS``, a wrapper class applied
+    to the env. A module-level function of plain arguments, so ``functools.partial`` of it
+    pickles to worker processes.
     """
     import gymnasium as gym
 
-    return gym.make(env_id, **env_kwargs(env_id, tile_size=tile_size))
+    from man_rl.errors import EnvCompatibilityError
+
+    check_preprocess(preprocess, env_id)
+    kwargs = env_kwargs(env_id, tile_size=tile_size)
+    if preprocess == "atari":
+        from man_rl.envs import preprocessed_atari
+
+        return preprocessed_atari(env_id, **kwargs)
+    env = gym.make(env_id, **kwargs)
+    if preprocess == "none":
+        return env
+    wrapper = import_spec(preprocess, "--preprocess", _WRAPPER_EXAMPLE)
+    try:
+        return wrapper(env)
+    except (TypeError, ValueError, gym.error.Error) as err:
+        env.close()
+        raise EnvCompatibilityError(
+            f"--preprocess {preprocess} cannot wrap {env_id}: {err}"
+        ) from None
 
 
 def known_states(env_or_id: Any) -> list | None:

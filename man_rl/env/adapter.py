@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -100,7 +101,15 @@ def adapters() -> list[EnvAdapter]:
     if _from_entry_points is None:
         found = []
         for point in entry_points(group=ENTRY_POINT_GROUP):
-            found.append(point.load()())
+            try:
+                found.append(point.load()())
+            except Exception as error:  # one broken plugin must not break every env
+                warnings.warn(
+                    f"the env adapter {point.name!r} ({point.value}) could not be loaded and is "
+                    f"skipped: {type(error).__name__}: {error}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         _from_entry_points = sorted(found, key=lambda a: (a.priority, a.name))
     names = {a.name for a in _registered}
     return [*_registered, *(a for a in _from_entry_points if a.name not in names)]

@@ -33,6 +33,20 @@ class StateObserver:
     observation) and the key function (given, or the env adapter's,
     :func:`~man_rl.env.adapter.adapter_for`). ``expected_states`` is the adapter's state
     count when the adapter names the keys, else ``None``.
+
+    A key function with the attribute ``from_frame = True`` (a key computed from pixels) is
+    called with the frame in place of the observation, so a rendered frame is rendered once.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> def brightness(env, frame, info):
+        ...     return int(frame.mean() > 128)
+        >>> brightness.from_frame = True
+        >>> env = gym.make("CartPole-v1", render_mode="rgb_array")
+        >>> obs, info = env.reset(seed=0)
+        >>> key, frame = StateObserver(env, brightness, "auto").observe(obs, info)
+        >>> key, frame.shape
+        (1, (400, 600, 3))
     """
 
     def __init__(
@@ -50,6 +64,7 @@ class StateObserver:
             adapter = adapter_for(env)
         self.key_fn: KeyFn = key_fn if key_fn is not None else adapter.key  # type: ignore[union-attr]
         self.expected_states = adapter.state_count(env) if key_fn is None else None  # type: ignore[union-attr]
+        self.from_frame = getattr(self.key_fn, "from_frame", False) is True
 
     @staticmethod
     def _choose_frame_source(env: gym.Env, frame: str) -> bool:
@@ -83,7 +98,7 @@ class StateObserver:
     def observe(self, obs: Any, info: dict[str, Any]) -> tuple[Hashable, np.ndarray]:
         """``(key, frame)`` of the state the env is in now."""
         frame = self.env.render() if self.use_render else obs
-        return self.key_fn(self.env, obs, info), frame
+        return self.key_fn(self.env, frame if self.from_frame else obs, info), frame
 
 
 class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
@@ -105,7 +120,8 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
     Args:
         env: the environment to wrap.
         capacity: frames kept per state (default 500) when the wrapper makes its own memory.
-        key_fn: ``key_fn(env, obs, info)`` naming the state the agent is in.
+        key_fn: ``key_fn(env, obs, info)`` naming the state the agent is in; one with the
+            attribute ``from_frame = True`` is given the frame as ``obs``.
         memory: a memory to write into (e.g. one shared by several envs); give either this
             or ``capacity``.
         frame: ``"render"``, ``"observation"``, or ``"auto"`` (render when the env's
