@@ -53,7 +53,7 @@ def test_what_is_not_an_adapter_is_refused():
 
 def test_an_env_no_adapter_understands_is_explained():
     env = gym.make("CartPole-v1")
-    with pytest.raises(EnvCompatibilityError, match="no env adapter.*key_fn"):
+    with pytest.raises(EnvCompatibilityError, match=r"no env adapter.*key_fn"):
         adapter_for(env)
 
 
