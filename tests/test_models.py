@@ -68,7 +68,8 @@ def test_loss_returns_named_terms_that_sum(cls):
     model = cls.for_memory(stm, seed=0)
     frames, labels = stm.sample(8, rng=np.random.default_rng(0))
     terms = model.loss(frames_to_tensor(frames, model.device), torch.from_numpy(labels), None)
-    assert terms._fields == ("loss", "reconstruction", "kl", "root", "association", "recognition")
+    names = ("loss", "reconstruction", "kl", "root", "association", "recognition", "recall")
+    assert terms._fields == names
     assert torch.allclose(terms.loss, sum(terms[1:]))
     assert all(float(t.detach()) >= 0 for t in terms)
 
@@ -115,7 +116,8 @@ def test_type_b_prior_means_are_lam_hot_and_zero_padded():
     model = TypeB.for_memory(toy_memory(), seed=0, latent_dim=5, lam=7.0)
     expected = torch.zeros(3, 5)
     expected[range(3), range(3)] = 7.0
-    assert torch.equal(model.prior_means, expected)
+    assert torch.equal(model.prior_means(torch.arange(3)), expected)
+    assert torch.equal(model.prior_means(torch.tensor([2, 0])), expected[[2, 0]])
 
 
 # ---------------------------------------------------------------------- recall

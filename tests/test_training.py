@@ -71,7 +71,7 @@ def test_fit_continues_where_it_stopped(cls):
     assert second["step"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert second == history  # same batches, noise and moments as one uninterrupted run
     assert same_weights(once, twice)
-    terms = {"loss", "reconstruction", "kl", "root", "association", "recognition"}
+    terms = {"loss", "reconstruction", "kl", "root", "association", "recognition", "recall"}
     assert set(history) == {"step", *terms}
     assert json.loads(json.dumps(history)) == history
 

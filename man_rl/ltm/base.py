@@ -61,6 +61,9 @@ class LongTermMemory(nn.Module):
     """
 
     kind: ClassVar[str]
+    #: Settings added after a checkpoint format was fixed, with the values models of older
+    #: files had: a file that lacks one loads with that value, so it rebuilds the same model.
+    legacy_config: ClassVar[dict[str, Any]] = {}
     key_index: KeyIndex
     config: Any
 

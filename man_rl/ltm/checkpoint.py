@@ -136,7 +136,8 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
             f"{cls.__name__}.load (or man_rl.ltm.load_model, which reads either)"
         )
     try:
-        config = dict(meta["config"])
+        # settings added since a file was written take the values that file's model had
+        config = {**getattr(cls, "legacy_config", {}), **meta["config"]}
         keys = [decode_key(value) for value in meta["keys"]]
         frame_shape = config.pop("frame_shape")
         model = cls(keys, frame_shape, **config)
@@ -179,7 +180,13 @@ def _load_training(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarra
         generator.set_state(torch.from_numpy(np.array(arrays[_GENERATOR])))
     else:  # a CUDA generator's state does not fit a CPU one: derive a fresh stream
         generator.manual_seed(int(batch_rng.integers(2**62)))
-    history = {name: arrays[_HISTORY + name].tolist() for name in ("step", *TERMS)}
+    steps = arrays[_HISTORY + "step"].tolist()
+    # terms added since a file was written were zero in its model
+    history = {
+        name: arrays[_HISTORY + name].tolist() if _HISTORY + name in arrays else [0.0] * len(steps)
+        for name in TERMS
+    }
+    history = {"step": steps, **history}
     return TrainingState(
         optimizer=optimizer,
         batch_rng=batch_rng,

@@ -8,6 +8,8 @@ Both models' losses are sums of these terms (:class:`LossTerms` names them):
   ``P = N(lam c'_i, I)`` (eqs. 13-14, Type B), in closed form;
 - :func:`root_loss`: ``lambda * ||h - h_hat||^2`` (eq. 9's ``lambda MSE(h, h_hat)``);
 - :func:`association_loss`: the screen decoded from ``h`` itself (man_rl's addition);
+- :func:`recall_loss`: a screen drawn from the prior must be recognised as its state
+  (man_rl's addition);
 - :func:`reparameterize`: eq. 4's sample of ``z``.
 
 Example:
@@ -32,7 +34,10 @@ class LossTerms(NamedTuple):
     ``association``: ``lambda_association`` times the screen decoded from ``h`` itself against
     the real one (E and D as the paper's association autoencoder); ``recognition`` (Type B;
     always 0 for Type A, which does not recognise): ``lambda_recognition`` times
-    ``-log p(state | mu)``, the state posterior of the encoding's mean under the priors.
+    ``-log p(state | mu)``, the state posterior of the encoding's mean under the priors
+    (Type B), or of the model's state head on ``h`` (Type A); ``recall``:
+    ``lambda_recall`` times the same cross-entropy on screens *recalled* from the prior, so
+    a recalled screen must show its state (:func:`recall_loss`).
     """
 
     loss: torch.Tensor
@@ -41,6 +46,7 @@ class LossTerms(NamedTuple):
     root: torch.Tensor
     association: torch.Tensor
     recognition: torch.Tensor
+    recall: torch.Tensor
 
 
 def reconstruction_loss(logits: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
@@ -111,21 +117,47 @@ def association_loss(
     return weight * reconstruction_loss(logits, frames)
 
 
-def decode_both(
-    decoder: torch.nn.Module, root_hat: torch.Tensor, root: torch.Tensor, association: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Frame logits of ``D(h_hat)`` and, when ``association``, of ``D(h)`` (one batched call)."""
-    if not association:
-        return decoder(root_hat), None
-    both = decoder(torch.cat([root_hat, root], dim=0))
-    return both[: len(root_hat)], both[len(root_hat) :]
+def frozen(module: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """``module(*inputs)`` with its weights held fixed: gradients reach the inputs only."""
+    weights = {name: value.detach() for name, value in module.named_parameters()}
+    return torch.func.functional_call(module, weights, inputs)
+
+
+def recall_loss(state_logits: torch.Tensor, labels: torch.Tensor, weight: float) -> torch.Tensor:
+    """``weight`` times the cross-entropy of recalled screens' state logits (man_rl's addition).
+
+    ``state_logits`` come from the model's own recogniser (trained on real screens only,
+    held fixed here through :func:`frozen`) applied to screens drawn from the prior of
+    ``labels``: the gradient teaches the generator to draw what tells the state apart
+    (Breakout's paddle, a MiniGrid agent's cell and heading), which the reconstruction, a
+    sum over every pixel, barely weighs. Without it Type A learned to carry the state in
+    ``z`` and ignore its condition (measured on Breakout: recall at chance).
+    """
+    if weight == 0:
+        return state_logits.new_zeros(())
+    return weight * torch.nn.functional.cross_entropy(state_logits.float(), labels)
+
+
+def decode_all(
+    decoder: torch.nn.Module, roots: list[torch.Tensor | None]
+) -> list[torch.Tensor | None]:
+    """Frame logits of ``D(r)`` for each root batch ``r`` given (``None`` stays ``None``).
+
+    One batched decoder call for all of them: ``D(h_hat)``, the association's ``D(h)``, the
+    recall term's screens drawn from the prior.
+    """
+    present = [root for root in roots if root is not None]
+    decoded = iter(decoder(torch.cat(present, dim=0)).split([len(r) for r in present]))
+    return [None if root is None else next(decoded) for root in roots]
 
 
 __all__ = [
     "LossTerms",
     "association_loss",
-    "decode_both",
+    "decode_all",
+    "frozen",
     "gaussian_kl",
+    "recall_loss",
     "reconstruction_loss",
     "reparameterize",
     "root_loss",

@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch.nn import functional as F
 
+from man_rl.errors import InvalidValueError
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
@@ -32,12 +33,15 @@ from man_rl.ltm.common import (
     check_seed,
     fresh_seed,
     make_generator,
+    update_prototypes,
 )
 from man_rl.ltm.losses import (
     LossTerms,
     association_loss,
-    decode_both,
+    decode_all,
+    frozen,
     gaussian_kl,
+    recall_loss,
     reconstruction_loss,
     reparameterize,
     root_loss,
@@ -58,6 +62,17 @@ class TypeAConfig:
         lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
         lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
         kl_weight: weight of the KL term (1 is the plain VAE).
+        condition: ``"one_hot"`` (the paper's ``c_i``, a one-hot of the state) or
+            ``"prototype"``: ``c_i`` is the state's prototype root vector, a running mean of
+            ``E(x)`` over its frames (updated by every training batch, no gradient), so the
+            networks learn to decode root vectors, a skill every state's frames train,
+            instead of one weight column per state.
+        prototype_rate: how far a batch moves a prototype toward its frames' mean encoding.
+        lambda_recognition: weight of the state head's cross-entropy on real screens: a
+            linear head on ``h`` that learns to tell the states apart (0 turns it off).
+        lambda_recall: weight of the recall term, the state head's cross-entropy on screens
+            drawn from the prior (``z ~ N(0, I)``) of the batch's states, the head held fixed
+            (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
         seed: seed of the initial weights.
     """
 
@@ -69,7 +84,14 @@ class TypeAConfig:
     lambda_root: float = 1.0
     lambda_association: float = 1.0
     kl_weight: float = 1.0
+    condition: str = "one_hot"
+    prototype_rate: float = 0.3
+    lambda_recognition: float = 0.0
+    lambda_recall: float = 0.0
     seed: int = 0
+
+
+CONDITIONS = ("one_hot", "prototype")
 
 
 class TypeAOutput(NamedTuple):
@@ -81,6 +103,7 @@ class TypeAOutput(NamedTuple):
     root_hat: torch.Tensor
     mu: torch.Tensor
     log_var: torch.Tensor
+    recalled_logits: torch.Tensor | None  # screens from the prior, for the recall term
 
 
 class TypeA(LongTermMemory):
@@ -112,6 +135,11 @@ class TypeA(LongTermMemory):
     """
 
     kind = "A"
+    legacy_config: ClassVar[dict[str, Any]] = {
+        "condition": "one_hot",
+        "lambda_recognition": 0.0,
+        "lambda_recall": 0.0,
+    }
 
     def __init__(
         self,
@@ -125,11 +153,17 @@ class TypeA(LongTermMemory):
         lambda_root: float = 1.0,
         lambda_association: float = 1.0,
         kl_weight: float = 1.0,
+        condition: str = "one_hot",
+        prototype_rate: float = 0.3,
+        lambda_recognition: float = 0.0,
+        lambda_recall: float = 0.0,
         seed: int | None = None,
     ) -> None:
         super().__init__()
         self.key_index = KeyIndex(keys)
         plan = ConvPlan.for_frame(frame_shape, channels)
+        if condition not in CONDITIONS:
+            raise InvalidValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
         self.config = TypeAConfig(
             frame_shape=plan.frame_shape,
             root_dim=check_positive_int("root_dim", root_dim),
@@ -139,27 +173,41 @@ class TypeA(LongTermMemory):
             lambda_root=check_non_negative("lambda_root", lambda_root),
             lambda_association=check_non_negative("lambda_association", lambda_association),
             kl_weight=check_non_negative("kl_weight", kl_weight),
+            condition=condition,
+            prototype_rate=check_non_negative("prototype_rate", prototype_rate),
+            lambda_recognition=check_non_negative("lambda_recognition", lambda_recognition),
+            lambda_recall=check_non_negative("lambda_recall", lambda_recall),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         num_keys = len(self.key_index)
         cfg = self.config
+        width = num_keys if cfg.condition == "one_hot" else cfg.root_dim
         # torch's layers draw their first weights from the global RNG; keep it untouched
         # and draw the weights from the model's own seed below.
         with torch.random.fork_rng(devices=[]):
             self.encoder = Encoder(plan, cfg.root_dim)
-            self.enc_long = mlp([num_keys + cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
-            self.dec_long = mlp([num_keys + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
+            self.enc_long = mlp([width + cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
+            self.dec_long = mlp([width + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
             self.decoder = Decoder(plan, cfg.root_dim)
+            if cfg.lambda_recognition > 0 or cfg.lambda_recall > 0:
+                self.state_head = torch.nn.Linear(cfg.root_dim, num_keys)
+        if cfg.condition == "prototype":
+            self.register_buffer("prototypes", torch.zeros(num_keys, cfg.root_dim))
+            self.register_buffer("prototype_seen", torch.zeros(num_keys))
         init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
         self.training_state: Any = None  # set by man_rl.ltm.training.fit
 
     # ------------------------------------------------------------------ the model
     def condition(self, labels: torch.Tensor) -> torch.Tensor:
-        """The state condition ``c_i``: the one-hot of ``labels`` times ``sqrt(latent_dim)``.
+        """The state condition ``c_i``.
 
-        Scaled so that it has the norm of a draw of ``z ~ N(0, I)`` beside it: a plain
-        one-hot would start out drowned by the noise and take the networks longer to read.
+        ``"one_hot"``: the one-hot of ``labels`` times ``sqrt(latent_dim)``, scaled so that it
+        has the norm of a draw of ``z ~ N(0, I)`` beside it (a plain one-hot would start out
+        drowned by the noise and take the networks longer to read). ``"prototype"``: the
+        states' prototype root vectors.
         """
+        if self.config.condition == "prototype":
+            return self.prototypes[labels]
         one_hot = F.one_hot(labels, len(self.key_index)).to(torch.float32)
         return one_hot * math.sqrt(self.config.latent_dim)
 
@@ -167,28 +215,44 @@ class TypeA(LongTermMemory):
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
     ) -> TypeAOutput:
         """Encode and reconstruct ``frames`` (float ``[B, C, H, W]``) of states ``labels``."""
-        condition = self.condition(labels)
+        cfg = self.config
         root = self.encoder(frames)
+        condition = self.condition(labels)
         mu, log_var = self.enc_long(torch.cat([condition, root], dim=1)).chunk(2, dim=1)
         z = reparameterize(mu, log_var, generator)
         root_hat = self.dec_long(torch.cat([condition, z], dim=1))
-        association = self.config.lambda_association > 0
-        logits, association_logits = decode_both(self.decoder, root_hat, root, association)
-        return TypeAOutput(logits, association_logits, root, root_hat, mu, log_var)
+        recalled = None
+        if cfg.lambda_recall > 0:
+            prior = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            recalled = self.dec_long(torch.cat([condition, prior], dim=1))
+        logits, association_logits, recalled_logits = decode_all(
+            self.decoder, [root_hat, root if cfg.lambda_association > 0 else None, recalled]
+        )
+        return TypeAOutput(logits, association_logits, root, root_hat, mu, log_var, recalled_logits)
 
     def loss(
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
     ) -> LossTerms:
-        """The training loss of a batch and its named terms."""
+        """The training loss of a batch and its named terms (prototypes move toward it)."""
         out = self(frames, labels, generator)
+        if self.config.condition == "prototype":
+            rate = self.config.prototype_rate
+            update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         reconstruction = reconstruction_loss(out.logits, frames)
         kl = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
         root = root_loss(out.root, out.root_hat, self.config.lambda_root)
         association = association_loss(
             out.association_logits, frames, self.config.lambda_association
         )
-        total = reconstruction + kl + root + association
-        return LossTerms(total, reconstruction, kl, root, association, total.new_zeros(()))
+        recognition = recall = out.root.new_zeros(())
+        if self.config.lambda_recognition > 0:
+            logits = self.state_head(out.root)
+            recognition = self.config.lambda_recognition * F.cross_entropy(logits, labels)
+        if out.recalled_logits is not None:
+            seen = frozen(self.encoder, torch.sigmoid(out.recalled_logits))
+            recall = recall_loss(frozen(self.state_head, seen), labels, self.config.lambda_recall)
+        total = reconstruction + kl + root + association + recognition + recall
+        return LossTerms(total, reconstruction, kl, root, association, recognition, recall)
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ N(0, I)."""

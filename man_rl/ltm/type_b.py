@@ -37,7 +37,7 @@ import math
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -52,12 +52,15 @@ from man_rl.ltm.common import (
     check_seed,
     fresh_seed,
     make_generator,
+    update_prototypes,
 )
 from man_rl.ltm.losses import (
     LossTerms,
     association_loss,
-    decode_both,
+    decode_all,
+    frozen,
     gaussian_kl,
+    recall_loss,
     reconstruction_loss,
     reparameterize,
     root_loss,
@@ -103,6 +106,14 @@ class TypeBConfig:
             state's prior (as recall does), not from the encoder's posterior; the posterior
             still gives the zero padding, and the KL and recognition terms still train the
             encoder's one-hot part (see the module docstring).
+        prototype_readout: the long-term decoder reads, instead of the K-wide state part
+            of ``z``, the posterior-weighted mean of the states' prototype root vectors
+            (running means of ``E(x)``, no gradient), so its first layer is as wide as the
+            root vector whatever the number of states.
+        prototype_rate: how far a batch moves a prototype toward its frames' mean encoding.
+        lambda_recall: weight of the recall term, the recognition head's cross-entropy on
+            screens decoded from the prior of the batch's states, the head held fixed
+            (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
         seed: seed of the initial weights.
     """
 
@@ -119,6 +130,9 @@ class TypeBConfig:
     lam: float = DEFAULT_LAM
     state_readout: bool = True
     state_from_prior: bool = True
+    prototype_readout: bool = False
+    prototype_rate: float = 0.3
+    lambda_recall: float = 0.0
     seed: int = 0
 
 
@@ -131,6 +145,7 @@ class TypeBOutput(NamedTuple):
     root_hat: torch.Tensor
     mu: torch.Tensor
     log_var: torch.Tensor
+    recalled_logits: torch.Tensor | None  # screens from the prior, for the recall term
 
 
 class TypeB(LongTermMemory):
@@ -165,6 +180,7 @@ class TypeB(LongTermMemory):
     """
 
     kind = "B"
+    legacy_config: ClassVar[dict[str, Any]] = {"prototype_readout": False, "lambda_recall": 0.0}
 
     def __init__(
         self,
@@ -183,6 +199,9 @@ class TypeB(LongTermMemory):
         lam: float = DEFAULT_LAM,
         state_readout: bool = True,
         state_from_prior: bool = True,
+        prototype_readout: bool = False,
+        prototype_rate: float = 0.3,
+        lambda_recall: float = 0.0,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -227,6 +246,9 @@ class TypeB(LongTermMemory):
             lam=lam,
             state_readout=bool(state_readout),
             state_from_prior=bool(state_from_prior),
+            prototype_readout=bool(prototype_readout),
+            prototype_rate=check_non_negative("prototype_rate", prototype_rate),
+            lambda_recall=check_non_negative("lambda_recall", lambda_recall),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         cfg = self.config
@@ -236,11 +258,12 @@ class TypeB(LongTermMemory):
             self.encoder = Encoder(plan, cfg.root_dim)
             self.enc_long = mlp([cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
             # with the readout, the one-hot part reaches dec_long as the posterior (K values)
-            self.dec_long = mlp([cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
+            readout = cfg.root_dim if cfg.prototype_readout else num_keys
+            self.dec_long = mlp([readout + cfg.latent_dim - num_keys, cfg.hidden_dim, cfg.root_dim])
             self.decoder = Decoder(plan, cfg.root_dim)
-        prior = torch.zeros(num_keys, cfg.latent_dim)
-        prior[:, :num_keys] = cfg.lam * torch.eye(num_keys)
-        self.register_buffer("prior_means", prior, persistent=False)
+        if cfg.prototype_readout:
+            self.register_buffer("prototypes", torch.zeros(num_keys, cfg.root_dim))
+            self.register_buffer("prototype_seen", torch.zeros(num_keys))
         weights = torch.full((cfg.latent_dim,), cfg.kl_weight)
         weights[:num_keys] = cfg.class_kl_weight
         self.register_buffer("kl_weights", weights, persistent=False)
@@ -248,6 +271,15 @@ class TypeB(LongTermMemory):
         self.training_state: Any = None  # set by man_rl.ltm.training.fit
 
     # ------------------------------------------------------------------ the model
+    def prior_means(self, labels: torch.Tensor) -> torch.Tensor:
+        """``lam * c'_i`` of each label: ``[B, latent_dim]``, made on the fly.
+
+        (A table of every state's mean would be ``K x (K + padding)``: it is never built, so
+        memory and time stay linear in the number of states.)
+        """
+        means = torch.zeros(len(labels), self.config.latent_dim, device=labels.device)
+        return means.scatter_(1, labels[:, None], self.config.lam)
+
     def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(h, mu, log_var)`` of float frames ``[B, C, H, W]``."""
         root = self.encoder(frames)
@@ -266,21 +298,31 @@ class TypeB(LongTermMemory):
         z = reparameterize(mu, log_var, generator)
         if self.config.state_from_prior:
             k = len(self.key_index)
-            means = self.prior_means[labels, :k]
+            means = self.prior_means(labels)[:, :k]
             noise = torch.randn(means.shape, generator=generator, device=means.device)
             z = torch.cat([means + noise, z[:, k:]], dim=1)
         root_hat = self.decode_root(z)
-        association = self.config.lambda_association > 0
-        logits, association_logits = decode_both(self.decoder, root_hat, root, association)
-        return TypeBOutput(logits, association_logits, root, root_hat, mu, log_var)
+        recalled = None
+        if self.config.lambda_recall > 0:
+            means = self.prior_means(labels)
+            prior = means + torch.randn(means.shape, generator=generator, device=means.device)
+            recalled = self.decode_root(prior)
+        association = root if self.config.lambda_association > 0 else None
+        logits, association_logits, recalled_logits = decode_all(
+            self.decoder, [root_hat, association, recalled]
+        )
+        return TypeBOutput(logits, association_logits, root, root_hat, mu, log_var, recalled_logits)
 
     def loss(
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
     ) -> LossTerms:
         """The training loss of a batch and its named terms (KL to each frame's state prior)."""
         out = self(frames, labels, generator)
+        if self.config.prototype_readout:
+            rate = self.config.prototype_rate
+            update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         reconstruction = reconstruction_loss(out.logits, frames)
-        kl = gaussian_kl(out.mu, out.log_var, self.prior_means[labels], self.kl_weights)
+        kl = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
         root = root_loss(out.root, out.root_hat, self.config.lambda_root)
         association = association_loss(
             out.association_logits, frames, self.config.lambda_association
@@ -288,8 +330,13 @@ class TypeB(LongTermMemory):
         recognition = self.config.lambda_recognition * F.cross_entropy(
             self.state_logits(out.mu), labels
         )
-        total = reconstruction + kl + root + association + recognition
-        return LossTerms(total, reconstruction, kl, root, association, recognition)
+        recall = out.root.new_zeros(())
+        if out.recalled_logits is not None:  # recalled screens must be recognised (frozen E)
+            seen = frozen(self.encoder, torch.sigmoid(out.recalled_logits))
+            mu = frozen(self.enc_long, seen).chunk(2, dim=1)[0]
+            recall = recall_loss(self.state_logits(mu), labels, self.config.lambda_recall)
+        total = reconstruction + kl + root + association + recognition + recall
+        return LossTerms(total, reconstruction, kl, root, association, recognition, recall)
 
     def state_logits(self, z: torch.Tensor) -> torch.Tensor:
         """``lam * z[:, :K]``: the log-posterior over states of ``z``, up to a constant.
@@ -301,7 +348,7 @@ class TypeB(LongTermMemory):
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ their prior."""
-        means = self.prior_means[labels]
+        means = self.prior_means(labels)
         z = means + torch.randn(means.shape, generator=generator, device=means.device)
         return torch.sigmoid(self.decoder(self.decode_root(z)))
 
@@ -315,8 +362,12 @@ class TypeB(LongTermMemory):
         detail within it. The decoder then needs no learning to see through the prior's unit
         noise on ``K`` dimensions.
         """
-        if self.config.state_readout:
-            k = len(self.key_index)
+        k = len(self.key_index)
+        if self.config.prototype_readout:
+            posterior = torch.softmax(self.state_logits(z), dim=1)
+            # a copy: the batch moves the prototypes in place before the backward pass
+            z = torch.cat([posterior @ self.prototypes.clone(), z[:, k:]], dim=1)
+        elif self.config.state_readout:
             posterior = torch.softmax(self.state_logits(z), dim=1)
             z = torch.cat([posterior * math.sqrt(self.config.latent_dim), z[:, k:]], dim=1)
         return self.dec_long(z)
@@ -331,14 +382,15 @@ class TypeB(LongTermMemory):
         state a screen shows.
         """
         batch = self._as_batch(frames)
-        num_keys = len(self.key_index)
-        means = self.prior_means[:, :num_keys]
+        num_keys, lam = len(self.key_index), self.config.lam
         out = []
         with torch.no_grad():
             for start in range(0, len(batch), batch_size):
                 chunk = frames_to_tensor(batch[start : start + batch_size], self.device)
-                mu = self.encode(chunk)[1][:, :num_keys]
-                out.append(torch.cdist(mu, means).cpu().numpy())
+                mu = self.encode(chunk)[1][:, :num_keys].double()
+                # ||mu - lam e_i||^2 = ||mu||^2 - 2 lam mu_i + lam^2, for every i at once
+                squared = mu.square().sum(1, keepdim=True) - 2 * lam * mu + lam**2
+                out.append(squared.clamp_min(0).sqrt().float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, num_keys))
 
     def recognize(
