@@ -3,8 +3,10 @@
 The baseline is what one would write first from the CVAE paper: 32-64 channel convolutions,
 the one-hot state as extra input channels and as a decoder input, batch 128, Adam 1e-3, no
 root-vector term, trained on the same class-balanced batches. Accuracy is judged the same way
-for every model: recalled screens classified by the nearest real class mean
-(``man_rl.evaluation.metrics.recall_accuracy``), never by a model's own recogniser.
+for every model: recalled screens classified by one judge per memory (a small CNN trained on
+the memory's real frames, ``man_rl.evaluation.train_judge``, passed to
+``man_rl.evaluation.metrics.recall_accuracy``), never by a model's own recogniser. The judge's
+training is not counted in any model's time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch.nn import functional as F
 from benchmarks.harness import Row
 from man_rl import ShortTermMemory, TypeA, TypeB
 from man_rl.envs import random_walk_memory
+from man_rl.evaluation import Judge, train_judge
 from man_rl.evaluation.metrics import recall_accuracy
 from man_rl.ltm.common import KeyIndex
 
@@ -127,19 +130,23 @@ def time_to_accuracy(
     train: Callable[[int], None],
     memory: ShortTermMemory,
     *,
+    judge: Judge,
     batch: int,
     check_every: int,
     budget_s: float,
     target: float = 0.99,
 ) -> Run:
-    """Train in chunks of ``check_every`` steps until recall accuracy >= ``target``."""
+    """Train in chunks of ``check_every`` steps until recall accuracy >= ``target``.
+
+    ``judge`` (trained once on ``memory``) scores every check, so no check trains one.
+    """
     seconds, steps, accuracy = 0.0, 0, 0.0
     while seconds < budget_s:
         start = time.perf_counter()
         train(check_every)
         seconds += time.perf_counter() - start
         steps += check_every
-        accuracy = recall_accuracy(model, memory, n=5, seed=0)
+        accuracy = recall_accuracy(model, memory, judge=judge, n=5, seed=0)
         if accuracy >= target:
             return Run(seconds, steps, accuracy, True, steps * batch)
     return Run(seconds, steps, accuracy, False, steps * batch)
@@ -188,6 +195,7 @@ def env_rows(
     """Type A, Type B and the baseline on one env's random-walk memory."""
     memory = random_walk_memory(env_id, steps=collect_steps, capacity=50, seed=0)
     torch.set_num_threads(torch.get_num_threads())
+    judge = train_judge(memory, seed=0)
     runs = {}
     for name, (model, train, batch) in {
         "A": (*ours_trainer(TypeA, memory), _batch_of(TypeA)),
@@ -196,7 +204,13 @@ def env_rows(
     }.items():
         budget = baseline_budget_s if name == "baseline" else budget_s
         runs[name] = time_to_accuracy(
-            model, train, memory, batch=batch, check_every=check_every, budget_s=budget
+            model,
+            train,
+            memory,
+            judge=judge,
+            batch=batch,
+            check_every=check_every,
+            budget_s=budget,
         )
     base = runs["baseline"]
     rows = []

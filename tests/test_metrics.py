@@ -10,25 +10,23 @@ import torch
 
 from man_rl import ShortTermMemory
 from man_rl.errors import EmptyMemoryError, InvalidValueError
+from man_rl.evaluation import train_judge
 from man_rl.evaluation.metrics import (
     NearestFrame,
-    NearestMean,
     coverage,
     evaluate,
     per_state_recall,
     recall_accuracy,
     recall_all,
     recognition_accuracy,
-    reference_classifier,
-    spread,
 )
 from man_rl.keys import encode_key
 from man_rl.ltm.common import KeyIndex
 
-SHAPE = (4, 6, 3)
+SHAPE = (6, 6, 3)
 
 
-def memory(keys=("a", "b", (1, 2, 0)), per_key=4, vary=False, seed=0) -> ShortTermMemory:
+def memory(keys=("a", "b", (1, 2, 0)), per_key=6, vary=False, seed=0) -> ShortTermMemory:
     """State i is a screen of brightness 30 + 90 i; with ``vary`` a bright pixel moves."""
     rng = np.random.default_rng(seed)
     stm = ShortTermMemory(capacity=20)
@@ -90,21 +88,20 @@ class FakeRecognizer(FakeModel):
         return self.answers(frames)
 
 
-def test_reference_classifiers_classify_real_frames():
+@pytest.fixture(scope="module")
+def varied():
+    stm = memory(vary=True, per_key=10)
+    return stm, train_judge(stm, seed=0, steps=80)
+
+
+def test_nearest_frame_classifies_real_frames():
     stm = memory(vary=True)
     frames, labels = stm.all_frames()
-    for classifier in (NearestMean(stm), NearestFrame(stm), reference_classifier(stm, "frame")):
-        assert classifier.keys == stm.keys
-        assert np.array_equal(classifier.predict(frames), labels)
-    with pytest.raises(InvalidValueError, match="'mean' or 'frame'"):
-        reference_classifier(stm, "model")
-
-
-def test_spread_measures_variation():
-    assert spread(np.zeros((5, 2, 2), np.uint8)) == 0.0
-    assert spread(np.zeros((1, 2, 2), np.uint8)) == 0.0
-    half = np.stack([np.zeros((2, 2)), np.full((2, 2), 255)]).astype(np.uint8)
-    assert spread(half) == pytest.approx(0.5)
+    classifier = NearestFrame(stm)
+    assert classifier.keys == stm.keys
+    assert np.array_equal(classifier.predict(frames), labels)
+    with pytest.raises(InvalidValueError, match="max_per_key"):
+        NearestFrame(stm, max_per_key=0)
 
 
 def test_recall_all_is_seeded_and_shaped():
@@ -117,39 +114,53 @@ def test_recall_all_is_seeded_and_shaped():
     assert all(np.array_equal(a[k], b[k]) for k in stm.keys)
 
 
-def test_recall_accuracy_and_error_judge_by_real_frames_only():
-    stm = memory()
-    perfect = per_state_recall(FakeModel(stm), stm, n=4)
-    assert [s.key for s in perfect] == stm.keys
-    assert all(s.accuracy == 1.0 and s.error == pytest.approx(0, abs=1e-6) for s in perfect)
-    assert recall_accuracy(FakeModel(stm), stm, n=4) == 1.0
-    assert recall_accuracy(FakeModel(stm, "shifted"), stm, n=4, method="frame") == 0.0
-    wrong = per_state_recall(FakeModel(stm, "shifted"), stm, n=2)
-    assert all(s.error > 0.05 for s in wrong)
+def test_recall_accuracy_is_the_judges_and_reuses_a_given_judge(varied, monkeypatch):
+    stm, judge = varied
+    assert judge.ceiling == 1.0
+    assert recall_accuracy(FakeModel(stm), stm, judge=judge, n=4) == 1.0
+    assert recall_accuracy(FakeModel(stm, "shifted"), stm, judge=judge, n=4) == 0.0
+    import man_rl.evaluation.metrics as metrics
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a judge was given: none must be trained")
+
+    monkeypatch.setattr(metrics, "train_judge", no_training)
+    evaluate(FakeModel(stm), stm, judge=judge, n=2)
+    with pytest.raises(InvalidValueError, match="must be a Judge"):
+        recall_accuracy(FakeModel(stm), stm, judge="judge.manrl")
 
 
-def test_diversity_shows_mode_collapse():
-    stm = memory(vary=True, per_key=10)
-    varied = per_state_recall(FakeModel(stm), stm, n=30, seed=0)
-    collapsed = per_state_recall(FakeModel(stm, "collapsed"), stm, n=30, seed=0)
-    for good, bad in zip(varied, collapsed, strict=True):
-        assert bad.recalled_spread == pytest.approx(0, abs=1e-9)
-        assert good.real_spread > 0
-        assert 0.5 < good.recalled_spread / good.real_spread < 1.5
-    report = evaluate(FakeModel(stm, "collapsed"), stm)
-    assert report["diversity"]["ratio"] == pytest.approx(0, abs=1e-6)
+def test_a_judge_is_trained_when_none_is_given():
+    stm = memory(per_key=5)
+    assert recall_accuracy(FakeModel(stm), stm, n=3) == 1.0
 
 
-def test_only_states_the_model_and_memory_share_are_recalled():
-    stm = memory()
+def test_per_state_figures_show_mode_collapse_and_wrong_states(varied):
+    stm, judge = varied
+    good = per_state_recall(FakeModel(stm), stm, judge=judge, n=30, seed=0)
+    collapsed = per_state_recall(FakeModel(stm, "collapsed"), stm, judge=judge, n=30, seed=0)
+    wrong = per_state_recall(FakeModel(stm, "shifted"), stm, judge=judge, n=5)
+    assert [s.key for s in good] == stm.keys
+    for g, c, w in zip(good, collapsed, wrong, strict=True):
+        assert g.accuracy == 1.0 and w.accuracy == 0.0
+        assert 0.7 < g.diversity < 1.3 and c.diversity == 0.0
+        assert g.copies == 1.0  # the fake recalls stored frames
+        assert w.fidelity > 5 * g.fidelity
+    report = evaluate(FakeModel(stm, "collapsed"), stm, judge=judge)
+    assert report["diversity"] == pytest.approx(0, abs=1e-6)
+    assert report["diversity_states"] == 3
+
+
+def test_only_states_the_model_and_memory_share_are_recalled(varied):
+    stm, judge = varied
     model = FakeModel(stm, keys=["a", "b", (1, 2, 0), "never seen"])
-    assert [s.key for s in per_state_recall(model, stm, n=2)] == stm.keys
+    assert [s.key for s in per_state_recall(model, stm, judge=judge, n=2)] == stm.keys
     with pytest.raises(EmptyMemoryError):
         per_state_recall(FakeModel(memory(keys=("x", "y")), keys=["z"]), stm)
 
 
 def test_recognition_accuracy_counts_unknowns_and_novel_states():
-    stm = memory()
+    stm = memory(per_key=4)
     model_keys = ["a", "b"]  # (1, 2, 0) is a state this model never learnt
 
     def answers(frames):
@@ -173,14 +184,19 @@ def test_coverage():
         coverage(stm, [])
 
 
-def test_evaluate_is_a_json_able_summary():
-    stm = memory(vary=True)
-    report = evaluate(FakeModel(stm, keys=[*stm.keys, "unvisited"]), stm, n=3)
+def test_evaluate_is_a_json_able_summary(varied):
+    stm, judge = varied
+    report = evaluate(FakeModel(stm, keys=[*stm.keys, "unvisited"]), stm, judge=judge, n=3)
     assert json.loads(json.dumps(report)) == report
     assert report["model"] == "A" and report["recognition"] is None
     assert report["states"] == 4 and report["states_evaluated"] == 3
     assert report["coverage"] == 0.75
-    assert report["recall_accuracy"] == 1.0
+    assert report["recall_accuracy"] == report["accuracy"] == 1.0
+    assert report["accuracy_ratio"] == 1.0 and report["judge"]["ceiling"] == 1.0
+    assert report["judge"]["states_with_held_out"] == 3
+    for name in ["fidelity", "mean_frame_fidelity", "precision", "recall", "copies", "fid"]:
+        assert isinstance(report[name], float), name
     assert [entry["key"] for entry in report["per_state"]] == [encode_key(k) for k in stm.keys]
-    b_report = evaluate(FakeRecognizer(stm, lambda f: [None] * len(f)), stm, n=2)
+    assert len(report["worst_states"]) == 3
+    b_report = evaluate(FakeRecognizer(stm, lambda f: [None] * len(f)), stm, judge=judge, n=2)
     assert b_report["recognition"]["unknown"] == 1.0

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from man_rl.agents import make_policy
-    from man_rl.evaluation.metrics import evaluate
+    from man_rl.evaluation.metrics import evaluate, summary
     from man_rl.ltm import TypeA, TypeB
     from man_rl.plotting import (
         class_balance_from_memory,
@@ -104,15 +104,7 @@ def run(args: argparse.Namespace) -> int:
     for name, figure in pictures.items():
         save_figure(figure, args.out / name)
 
-    say(
-        f"recall accuracy {metrics['recall_accuracy']:.3f}"
-        + (
-            f", recognition {metrics['recognition']['accuracy']:.3f}"
-            if metrics.get("recognition")
-            else ""
-        )
-        + f"; took {time.perf_counter() - started:.0f} s"
-    )
+    say(summary(metrics) + f"; took {time.perf_counter() - started:.0f} s")
     say(
         f"wrote {args.out}/: memory.manrl, model_{args.model.lower()}.manrl, metrics.json, "
         + ", ".join(pictures)

@@ -12,41 +12,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="score a checkpoint against a short-term memory and write the metrics as JSON",
-        description="Recall --n screens of every state, judge them with a classifier built "
-        "from the memory's real frames, and (Type B) recognise the memory's frames; use a "
-        "memory the model did not train on for an honest recognition score.",
+        description="Recall --n screens of every state and judge them with a small CNN "
+        "trained on a split of the memory's real frames (never on the model): its accuracy "
+        "and ceiling, fidelity, diversity, precision / recall, copies, FID / KID in its "
+        "features; and (Type B) recognise the memory's frames. Use a memory the model did "
+        "not train on for an honest recognition score.",
     )
     parser.add_argument("--model", required=True, type=Path, help="checkpoint file")
     parser.add_argument("--memory", required=True, type=Path, help="short-term memory file")
     parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
     parser.add_argument("--n", type=positive_int, default=10, help="samples per state (default 10)")
     parser.add_argument(
-        "--classifier",
-        choices=("mean", "frame"),
-        default="mean",
-        help="nearest class mean (default) or nearest real frame",
+        "--judge",
+        type=Path,
+        default=None,
+        help="a judge saved with --save-judge for this memory (default: train one)",
     )
     parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed of the samples (default 0)"
+        "--save-judge", type=Path, default=None, help="write the judge used to this file"
+    )
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the samples and of a judge trained here (default 0)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from man_rl.evaluation.metrics import evaluate
+    from man_rl.evaluation import Judge, train_judge
+    from man_rl.evaluation.metrics import evaluate, summary
     from man_rl.io.atomic import write_json_atomically
     from man_rl.ltm import load_model
     from man_rl.stm import ShortTermMemory
 
     model = load_model(args.model)
     memory = ShortTermMemory.load(args.memory)
-    report = evaluate(model, memory, n=args.n, seed=args.seed, method=args.classifier)
+    judge = Judge.load(args.judge) if args.judge else train_judge(memory, seed=args.seed)
+    report = evaluate(model, memory, judge=judge, n=args.n, seed=args.seed)
     write_json_atomically(args.out, report)
-    line = (
-        f"Type {report['model']}: recall accuracy {report['recall_accuracy']:.3f} over "
-        f"{report['states_evaluated']} states, coverage {report['coverage']:.3f}"
-    )
-    if report["recognition"] is not None:
-        line += f", recognition {report['recognition']['accuracy']:.3f}"
-    print(f"{line}; saved {args.out}")
+    if args.save_judge:
+        judge.save(args.save_judge)
+    print(f"{summary(report)}; saved {args.out}")
     return 0

@@ -1,37 +1,59 @@
 """How good a long-term memory is, judged against the real screens of a short-term memory.
 
+- :mod:`.judge` (its network in :mod:`.network`): a small CNN trained on a split of the
+  memory's real frames (never on a model), its ceiling on the held-out frames, its
+  features; saved without pickle.
+- :mod:`.distances`: RMS pixel distances and the floor under which screens are the same.
+- :mod:`.manifold`: k-NN precision / recall, FID and KID of feature vectors.
+- :mod:`.figures`: :func:`judge_samples`, every figure of samples given as arrays (so
+  controls need no model).
+- :mod:`.metrics`: :func:`evaluate` of a model (recall, judge, recognition, coverage).
+
 Example:
-    >>> from man_rl.evaluation import evaluate
-    >>> callable(evaluate)
-    True
+    >>> import numpy as np
+    >>> from man_rl import ShortTermMemory
+    >>> stm = ShortTermMemory(capacity=8)
+    >>> for key, level in [("dark", 30), ("light", 220)]:
+    ...     for i in range(4):
+    ...         stm.add(key, np.full((6, 6), level + i, np.uint8))
+    >>> judge = train_judge(stm, steps=40, seed=0)
+    >>> report = judge_samples(judge, {"dark": stm.queue("light")}, stm)
+    >>> report.accuracy, report.states[0].key
+    (0.0, 'dark')
 """
 
+from man_rl.evaluation.distances import FLOOR, NearestFrame, rms_distances
+from man_rl.evaluation.figures import JudgeReport, StateFigures, judge_samples
+from man_rl.evaluation.judge import Judge, JudgeSplit, train_judge
+from man_rl.evaluation.manifold import fid, kid, precision_recall
 from man_rl.evaluation.metrics import (
-    NearestFrame,
-    NearestMean,
     Recognition,
-    StateRecall,
     coverage,
     evaluate,
     per_state_recall,
     recall_accuracy,
     recall_all,
     recognition_accuracy,
-    reference_classifier,
-    spread,
 )
 
 __all__ = [
+    "FLOOR",
+    "Judge",
+    "JudgeReport",
+    "JudgeSplit",
     "NearestFrame",
-    "NearestMean",
     "Recognition",
-    "StateRecall",
+    "StateFigures",
     "coverage",
     "evaluate",
+    "fid",
+    "judge_samples",
+    "kid",
     "per_state_recall",
+    "precision_recall",
     "recall_accuracy",
     "recall_all",
     "recognition_accuracy",
-    "reference_classifier",
-    "spread",
+    "rms_distances",
+    "train_judge",
 ]
