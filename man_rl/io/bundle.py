@@ -216,7 +216,7 @@ def _check_entries(path: Path, entries: Any, payload_len: int) -> list[dict[str,
 
 def read_bundle(
     path: str | os.PathLike[str],
-    kind: str,
+    kind: str | None,
     *,
     max_version: int = FORMAT_VERSION,
     mmap: bool = False,
@@ -224,7 +224,9 @@ def read_bundle(
     """Read and verify a file written by :func:`write_bundle` whose kind is ``kind``.
 
     Raises :class:`CorruptFileError` for anything damaged or of another kind, and
-    :class:`UnsupportedVersionError` for a file of a newer format version.
+    :class:`UnsupportedVersionError` for a file of a newer format version. ``kind=None``
+    reads a file of any kind (the returned :attr:`Bundle.kind` says which): for tools that
+    describe files, such as ``man-rl info``.
 
     With ``mmap=True`` the payload is not read into memory: the checksum is verified by
     streaming the file in 16 MiB chunks, then the arrays are returned as read-only
@@ -273,8 +275,10 @@ def read_bundle(
             raise _corrupt(path, f"header is not JSON: {err}") from None
         if not isinstance(header, dict) or not isinstance(header.get("meta"), dict):
             raise _corrupt(path, "header is not an object with meta")
-        if header.get("kind") != kind:
-            raise _corrupt(path, f"it holds a {header.get('kind')!r}, not a {kind!r}")
+        found = header.get("kind")
+        if not isinstance(found, str) or (kind is not None and found != kind):
+            raise _corrupt(path, f"it holds a {found!r}, not a {kind or 'man_rl file'!r}")
+        kind = found
         entries = _check_entries(path, header.get("arrays"), payload_len)
         digest = hashlib.sha256(prefix)
         digest.update(header_bytes)
