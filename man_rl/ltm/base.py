@@ -13,8 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any, ClassVar, TypeVar
 
@@ -22,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from man_rl.errors import EmptyMemoryError, InvalidTypeError
-from man_rl.ltm import checkpoint
+from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError
+from man_rl.ltm import checkpoint, presets
 from man_rl.ltm.common import KeyIndex, check_positive_int, recall_generator
 from man_rl.ltm.losses import LossTerms
 from man_rl.ltm.networks import tensor_to_frames
@@ -78,16 +79,81 @@ class LongTermMemory(nn.Module):
         return checkpoint.model_types()
 
     @classmethod
-    def for_memory(cls: type[M], memory: ShortTermMemory, **options: Any) -> M:
+    def for_memory(
+        cls: type[M],
+        memory: ShortTermMemory,
+        *,
+        keys: Iterable[Hashable] | None = None,
+        **options: Any,
+    ) -> M:
         """A model sized from ``memory``'s frame shape and keys.
 
         The decoder starts out drawing the memory's average screen (its output bias is set
-        from it), so training only has to learn how each state differs from it. ``options``
-        are the constructor's keywords (``latent_dim``, ``seed``...).
+        from it), so training only has to learn how each state differs from it. ``keys``:
+        the states the model knows (default: the memory's); give more to build it over a
+        whole state space, states the memory never saw included (they get no training
+        frame; the paper's Figures 7-8). ``options`` are the constructor's keywords
+        (``latent_dim``, ``seed``...).
         """
-        model = cls(memory.keys, frame_shape_of(memory), **options)
+        shape = frame_shape_of(memory)
+        known = memory.keys if keys is None else list(keys)
+        KeyIndex(known).map_memory(memory.keys)  # every key of the memory must be known
+        model = cls(known, shape, **options)
         model.decoder.start_from(mean_frame(memory))
         return model
+
+    @classmethod
+    def preset(
+        cls: type[M],
+        name: str,
+        memory: ShortTermMemory | Iterable[Hashable],
+        frame_shape: Sequence[int] | None = None,
+        **overrides: Any,
+    ) -> M:
+        """A model built with preset ``name`` (``"paper"`` or ``"recommended"``).
+
+        Every switch is set by the preset (:mod:`man_rl.ltm.presets`), whatever the
+        constructor's defaults; ``overrides`` change any config field (a switch, a size, the
+        seed) or pass ``keys`` to :meth:`for_memory`. ``memory`` is a short-term memory (the
+        model is sized from it, as :meth:`for_memory` does) or the state keys, with
+        ``frame_shape``.
+
+        Example:
+            >>> from man_rl.ltm import TypeB
+            >>> model = TypeB.preset("paper", ["a", "b"], (6, 6), seed=0)
+            >>> model.config.state_readout, model.config.class_kl_weight
+            (False, 1.0)
+        """
+        options = presets.preset(cls.kind, name)
+        settings = [p for p in inspect.signature(cls.__init__).parameters if p != "self"][2:]
+        from_memory = isinstance(memory, ShortTermMemory)
+        allowed = {*settings, "keys"} if from_memory else set(settings)
+        unknown = sorted(set(overrides) - allowed)
+        if unknown:
+            raise InvalidValueError(
+                f"{cls.__name__}.preset got {unknown}, which are not settings of the model; "
+                f"settings: {sorted(allowed)}"
+            )
+        options.update(overrides)
+        if from_memory:
+            if frame_shape is not None:
+                raise InvalidValueError("frame_shape comes from the memory; leave it out")
+            return cls.for_memory(memory, **options)
+        if frame_shape is None:
+            raise InvalidValueError(
+                f"{cls.__name__}.preset needs frame_shape when given keys instead of a memory"
+            )
+        return cls(memory, frame_shape, **options)
+
+    @classmethod
+    def paper(
+        cls: type[M],
+        memory: ShortTermMemory | Iterable[Hashable],
+        frame_shape: Sequence[int] | None = None,
+        **overrides: Any,
+    ) -> M:
+        """The paper's equations and nothing else: :meth:`preset` ``"paper"``."""
+        return cls.preset("paper", memory, frame_shape, **overrides)
 
     # ------------------------------------------------------------------ properties
     @property

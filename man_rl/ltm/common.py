@@ -168,6 +168,13 @@ def check_non_negative(name: str, value: object) -> float:
     return float(value)
 
 
+def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``, else an error naming ``name`` and the choices."""
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
 def update_prototypes(
     prototypes: torch.Tensor,
     seen: torch.Tensor,
@@ -200,6 +207,7 @@ def update_prototypes(
 
 __all__ = [
     "KeyIndex",
+    "check_choice",
     "check_non_negative",
     "check_positive_int",
     "check_seed",

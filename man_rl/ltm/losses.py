@@ -6,11 +6,13 @@ Both models' losses are sums of these terms (:class:`LossTerms` names them):
   (eqs. 7, 9, 14: the reconstruction term);
 - :func:`gaussian_kl`: ``KL(Q || P)`` with ``P = N(0, I)`` (eq. 9, Type A) or
   ``P = N(lam c'_i, I)`` (eqs. 13-14, Type B), in closed form;
-- :func:`root_loss`: ``lambda * ||h - h_hat||^2`` (eq. 9's ``lambda MSE(h, h_hat)``);
+- :func:`root_loss`: ``lambda * ||h - h_hat||^2``, or with ``reduction="mean"`` eq. 9's
+  ``lambda MSE(h, h_hat)`` exactly;
 - :func:`association_loss`: the screen decoded from ``h`` itself (man_rl's addition);
 - :func:`recall_loss`: a screen drawn from the prior must be recognised as its state
   (man_rl's addition);
-- :func:`reparameterize`: eq. 4's sample of ``z``.
+- :func:`reparameterize`: eq. 4's sample of ``z`` (``std * eps``; eq. 4's printed
+  ``std**2 * eps`` with ``scale="variance"``).
 
 Example:
     >>> import torch
@@ -24,6 +26,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+
+from man_rl.ltm.common import check_choice
 
 
 class LossTerms(NamedTuple):
@@ -77,28 +81,68 @@ def gaussian_kl(
     return (per_dim * weights).sum(dim=1).mean()
 
 
-def root_loss(root: torch.Tensor, root_hat: torch.Tensor, weight: float) -> torch.Tensor:
-    """``weight * ||h - h_hat||^2`` per frame, averaged (the paper's root-vector term).
+#: ``root_reduction`` values: ``"sum"`` over the root vector's entries (man_rl's default),
+#: ``"mean"`` over them (eq. 9's MSE: the same term divided by ``root_dim``).
+ROOT_REDUCTIONS = ("sum", "mean")
+#: ``reparameterization`` values: ``"std"`` (``mu + std * eps``, the standard one, default)
+#: or ``"variance"`` (eq. 4 as printed: ``mu + std**2 * eps``).
+REPARAMETERIZATIONS = ("std", "variance")
 
-    The gradient reaches both sides, as in the paper: the encoder E learns to give the root
-    vector the long-term decoder regenerates, and the long-term decoder learns to regenerate
-    E's. (Treating ``h`` as a fixed target instead made training 2x slower: measured.)
+#: What ``root_reduction`` and ``reparameterization`` were in models of files older than the
+#: two options (what ``legacy_config`` of both types holds).
+LEGACY_FORM = {"root_reduction": "sum", "reparameterization": "std"}
+
+
+def loss_form(root_reduction: str, reparameterization: str) -> dict[str, str]:
+    """The two options of the loss's form, checked (config keywords of both types).
+
+    Example:
+        >>> loss_form("mean", "variance")
+        {'root_reduction': 'mean', 'reparameterization': 'variance'}
+    """
+    return {
+        "root_reduction": check_choice("root_reduction", root_reduction, ROOT_REDUCTIONS),
+        "reparameterization": check_choice(
+            "reparameterization", reparameterization, REPARAMETERIZATIONS
+        ),
+    }
+
+
+def root_loss(
+    root: torch.Tensor, root_hat: torch.Tensor, weight: float, reduction: str = "sum"
+) -> torch.Tensor:
+    """``weight * ||h - h_hat||^2`` per frame (``reduction="sum"``), averaged over the batch.
+
+    ``reduction="mean"`` divides by the root vector's size: eq. 9's ``lambda MSE(h, h_hat)``
+    exactly. ``"sum"`` (the default) weighs the term ``root_dim`` times more for the same
+    ``weight``. The gradient reaches both sides, as in the paper: the encoder E learns to
+    give the root vector the long-term decoder regenerates, and the long-term decoder learns
+    to regenerate E's. (Treating ``h`` as a fixed target instead made training 2x slower:
+    measured.)
     """
     if weight == 0:
         return root_hat.new_zeros(())
-    return weight * (root.float() - root_hat.float()).square().sum(dim=1).mean()
+    squared = (root.float() - root_hat.float()).square()
+    per_frame = squared.mean(dim=1) if reduction == "mean" else squared.sum(dim=1)
+    return weight * per_frame.mean()
 
 
 def reparameterize(
-    mu: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None
+    mu: torch.Tensor,
+    log_var: torch.Tensor,
+    generator: torch.Generator | None,
+    scale: str = "std",
 ) -> torch.Tensor:
     """``mu + std * eps`` with ``std = exp(log_var / 2)`` (the standard reparameterisation).
 
-    The paper's eq. 4 writes ``std**2 * eps``; we use ``std * eps``, which makes ``z``'s
-    variance ``exp(log_var)`` as the KL term assumes.
+    ``scale="variance"`` is eq. 4 as the paper prints it, ``mu + std**2 * eps``: the sampled
+    ``z`` then has variance ``std**4``, not the ``std**2`` the KL term assumes, so the KL
+    pulls ``std`` to 1 while the decoder sees noise of another size wherever ``std != 1``
+    (smaller below 1, larger above).
     """
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    return mu + torch.exp(0.5 * log_var) * eps
+    noise = torch.exp(log_var) if scale == "variance" else torch.exp(0.5 * log_var)
+    return mu + noise * eps
 
 
 def association_loss(
@@ -152,11 +196,15 @@ def decode_all(
 
 
 __all__ = [
+    "LEGACY_FORM",
+    "REPARAMETERIZATIONS",
+    "ROOT_REDUCTIONS",
     "LossTerms",
     "association_loss",
     "decode_all",
     "frozen",
     "gaussian_kl",
+    "loss_form",
     "recall_loss",
     "reconstruction_loss",
     "reparameterize",

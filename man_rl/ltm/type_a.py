@@ -11,7 +11,10 @@ The last term trains E and D as the paper's association autoencoder (its DFC/DFD
 screen of a state whose screens vary (see :func:`man_rl.ltm.common.association_loss`).
 
 The paper's eq. 4 writes ``z = mu + std**2 * eps``; we use the standard reparameterisation
-``z = mu + std * eps``, whose variance is the ``var`` the KL term assumes.
+``z = mu + std * eps``, whose variance is the ``var`` the KL term assumes
+(``reparameterization="variance"`` is eq. 4 as printed). Every departure from eq. 9 is a
+switch of :class:`TypeAConfig`; :meth:`TypeA.paper` turns them all off
+(:mod:`man_rl.ltm.presets`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from man_rl.errors import InvalidValueError
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
+    check_choice,
     check_non_negative,
     check_positive_int,
     check_seed,
@@ -36,11 +40,13 @@ from man_rl.ltm.common import (
     update_prototypes,
 )
 from man_rl.ltm.losses import (
+    LEGACY_FORM,
     LossTerms,
     association_loss,
     decode_all,
     frozen,
     gaussian_kl,
+    loss_form,
     recall_loss,
     reconstruction_loss,
     reparameterize,
@@ -73,6 +79,12 @@ class TypeAConfig:
         lambda_recall: weight of the recall term, the state head's cross-entropy on screens
             drawn from the prior (``z ~ N(0, I)``) of the batch's states, the head held fixed
             (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
+        condition_scale: ``"sqrt_latent"``: the one-hot ``c_i`` times ``sqrt(latent_dim)``
+            (:meth:`TypeA.condition`); ``"unit"``: the plain one-hot of eq. 3 and 5.
+        root_reduction: ``"sum"`` of ``(h - h_hat)**2`` over the root vector, or ``"mean"``
+            (eq. 9's MSE; see :func:`~man_rl.ltm.losses.root_loss`).
+        reparameterization: ``"std"`` (``mu + std * eps``) or ``"variance"`` (eq. 4 as
+            printed, ``mu + std**2 * eps``; see :func:`~man_rl.ltm.losses.reparameterize`).
         seed: seed of the initial weights.
     """
 
@@ -88,10 +100,14 @@ class TypeAConfig:
     prototype_rate: float = 0.3
     lambda_recognition: float = 0.0
     lambda_recall: float = 0.0
+    condition_scale: str = "sqrt_latent"
+    root_reduction: str = "sum"
+    reparameterization: str = "std"
     seed: int = 0
 
 
 CONDITIONS = ("one_hot", "prototype")
+CONDITION_SCALES = ("sqrt_latent", "unit")
 
 
 class TypeAOutput(NamedTuple):
@@ -117,7 +133,8 @@ class TypeA(LongTermMemory):
         keys: the state keys (their order gives the class indices).
         frame_shape: ``(H, W)`` or ``(H, W, C)``.
         root_dim, latent_dim, hidden_dim, channels, lambda_root, lambda_association,
-            kl_weight: see :class:`TypeAConfig`.
+            kl_weight and the other switches: see :class:`TypeAConfig`; :meth:`paper` and
+            :meth:`preset` name them all.
         seed: seed of the initial weights (``None``: fresh entropy, recorded in ``config``).
 
     Example:
@@ -139,6 +156,8 @@ class TypeA(LongTermMemory):
         "condition": "one_hot",
         "lambda_recognition": 0.0,
         "lambda_recall": 0.0,
+        "condition_scale": "sqrt_latent",
+        **LEGACY_FORM,
     }
 
     def __init__(
@@ -157,6 +176,9 @@ class TypeA(LongTermMemory):
         prototype_rate: float = 0.3,
         lambda_recognition: float = 0.0,
         lambda_recall: float = 0.0,
+        condition_scale: str = "sqrt_latent",
+        root_reduction: str = "sum",
+        reparameterization: str = "std",
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -177,6 +199,8 @@ class TypeA(LongTermMemory):
             prototype_rate=check_non_negative("prototype_rate", prototype_rate),
             lambda_recognition=check_non_negative("lambda_recognition", lambda_recognition),
             lambda_recall=check_non_negative("lambda_recall", lambda_recall),
+            condition_scale=check_choice("condition_scale", condition_scale, CONDITION_SCALES),
+            **loss_form(root_reduction, reparameterization),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         num_keys = len(self.key_index)
@@ -203,12 +227,15 @@ class TypeA(LongTermMemory):
 
         ``"one_hot"``: the one-hot of ``labels`` times ``sqrt(latent_dim)``, scaled so that it
         has the norm of a draw of ``z ~ N(0, I)`` beside it (a plain one-hot would start out
-        drowned by the noise and take the networks longer to read). ``"prototype"``: the
-        states' prototype root vectors.
+        drowned by the noise and take the networks longer to read); with
+        ``condition_scale="unit"`` the plain one-hot. ``"prototype"``: the states'
+        prototype root vectors.
         """
         if self.config.condition == "prototype":
             return self.prototypes[labels]
         one_hot = F.one_hot(labels, len(self.key_index)).to(torch.float32)
+        if self.config.condition_scale == "unit":
+            return one_hot
         return one_hot * math.sqrt(self.config.latent_dim)
 
     def forward(
@@ -219,7 +246,7 @@ class TypeA(LongTermMemory):
         root = self.encoder(frames)
         condition = self.condition(labels)
         mu, log_var = self.enc_long(torch.cat([condition, root], dim=1)).chunk(2, dim=1)
-        z = reparameterize(mu, log_var, generator)
+        z = reparameterize(mu, log_var, generator, cfg.reparameterization)
         root_hat = self.dec_long(torch.cat([condition, z], dim=1))
         recalled = None
         if cfg.lambda_recall > 0:
@@ -240,7 +267,9 @@ class TypeA(LongTermMemory):
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         reconstruction = reconstruction_loss(out.logits, frames)
         kl = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
-        root = root_loss(out.root, out.root_hat, self.config.lambda_root)
+        root = root_loss(
+            out.root, out.root_hat, self.config.lambda_root, self.config.root_reduction
+        )
         association = association_loss(
             out.association_logits, frames, self.config.lambda_association
         )

@@ -29,6 +29,8 @@ Where this departs from a plain reading of the paper, and why (each measured on 
 - the recognition term: the cross-entropy of that posterior at the encoding's mean; a
   squared pull to a one-hot target (the KL) alone learns many states slowly. At the prior
   mean the posterior is already certain, so the term vanishes there.
+- ``root_reduction`` and ``reparameterization`` as in Type A; :meth:`TypeB.paper` is eq. 14
+  and nothing else (every switch above off; :mod:`man_rl.ltm.presets`).
 """
 
 from __future__ import annotations
@@ -55,11 +57,13 @@ from man_rl.ltm.common import (
     update_prototypes,
 )
 from man_rl.ltm.losses import (
+    LEGACY_FORM,
     LossTerms,
     association_loss,
     decode_all,
     frozen,
     gaussian_kl,
+    loss_form,
     recall_loss,
     reconstruction_loss,
     reparameterize,
@@ -114,6 +118,7 @@ class TypeBConfig:
         lambda_recall: weight of the recall term, the recognition head's cross-entropy on
             screens decoded from the prior of the batch's states, the head held fixed
             (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
+        root_reduction, reparameterization: as in :class:`~man_rl.ltm.type_a.TypeAConfig`.
         seed: seed of the initial weights.
     """
 
@@ -133,6 +138,8 @@ class TypeBConfig:
     prototype_readout: bool = False
     prototype_rate: float = 0.3
     lambda_recall: float = 0.0
+    root_reduction: str = "sum"
+    reparameterization: str = "std"
     seed: int = 0
 
 
@@ -162,7 +169,8 @@ class TypeB(LongTermMemory):
         lam: prior means' distance from the origin (default 6, the paper's 3-sigma argument;
             smaller values warn, as the priors then overlap).
         root_dim, hidden_dim, channels, lambda_root, lambda_association, lambda_recognition,
-            kl_weight, class_kl_weight, state_readout: see :class:`TypeBConfig`.
+            kl_weight, class_kl_weight, state_readout and the other switches: see
+            :class:`TypeBConfig`; :meth:`paper` and :meth:`preset` name them all.
         seed: seed of the initial weights (``None``: fresh entropy, recorded in ``config``).
 
     Example:
@@ -180,7 +188,11 @@ class TypeB(LongTermMemory):
     """
 
     kind = "B"
-    legacy_config: ClassVar[dict[str, Any]] = {"prototype_readout": False, "lambda_recall": 0.0}
+    legacy_config: ClassVar[dict[str, Any]] = {
+        "prototype_readout": False,
+        "lambda_recall": 0.0,
+        **LEGACY_FORM,
+    }
 
     def __init__(
         self,
@@ -202,6 +214,8 @@ class TypeB(LongTermMemory):
         prototype_readout: bool = False,
         prototype_rate: float = 0.3,
         lambda_recall: float = 0.0,
+        root_reduction: str = "sum",
+        reparameterization: str = "std",
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -249,6 +263,7 @@ class TypeB(LongTermMemory):
             prototype_readout=bool(prototype_readout),
             prototype_rate=check_non_negative("prototype_rate", prototype_rate),
             lambda_recall=check_non_negative("lambda_recall", lambda_recall),
+            **loss_form(root_reduction, reparameterization),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         cfg = self.config
@@ -295,7 +310,7 @@ class TypeB(LongTermMemory):
         the true state's prior, as recall draws it; the encoder's posterior gives the rest.
         """
         root, mu, log_var = self.encode(frames)
-        z = reparameterize(mu, log_var, generator)
+        z = reparameterize(mu, log_var, generator, self.config.reparameterization)
         if self.config.state_from_prior:
             k = len(self.key_index)
             means = self.prior_means(labels)[:, :k]
@@ -323,7 +338,8 @@ class TypeB(LongTermMemory):
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         reconstruction = reconstruction_loss(out.logits, frames)
         kl = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
-        root = root_loss(out.root, out.root_hat, self.config.lambda_root)
+        cfg = self.config
+        root = root_loss(out.root, out.root_hat, cfg.lambda_root, cfg.root_reduction)
         association = association_loss(
             out.association_logits, frames, self.config.lambda_association
         )

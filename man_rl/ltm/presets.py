@@ -1,0 +1,144 @@
+"""Named configurations of the long-term memories: the paper's equations, and man_rl's default.
+
+A preset names **every switch** of a model type (every config field that is not a size or a
+seed), so that a model built from it is what it says whatever the constructor's defaults
+become:
+
+- ``"paper"``: the paper's equations and nothing else. Type A is eq. 9:
+  ``reconstruction + KL(Q || N(0, I)) + lambda MSE(h, h_hat)`` with the plain one-hot
+  condition of eqs. 3 and 5; Type B is eq. 14: ``reconstruction + KL(Q || N(lam c'_i, I)) +
+  lambda_2 MSE(h, h_hat)``, the one-hot part of ``z`` decoded as it is, the state read back
+  as the nearest prior mean. Both sample ``z = mu + std * eps``; eq. 4's printed
+  ``std**2 * eps`` is ``reparameterization="variance"`` (see
+  :func:`~man_rl.ltm.losses.reparameterize` for what it does).
+- ``"recommended"``: what man_rl trains by default (the constructors' defaults, spelled out).
+
+What the paper leaves open is the same in both: the reconstruction term (eq. 7's
+``reconstruction_recursive``) is the squared error summed over a frame's pixels; the root
+vector's weight ``lambda`` is 1; sizes (``root_dim``, ``latent_dim``, ``hidden_dim``,
+``channels``) are the constructors'; ``for_memory`` starts the decoder from the memory's
+average screen (an initialisation, not a term of any equation).
+
+:data:`SWITCHES` says what each departure does. ``TypeA.paper(memory)`` /
+``TypeB.preset("recommended", memory, seed=0)`` build models from them
+(:meth:`~man_rl.ltm.base.LongTermMemory.preset`); ``benchmarks/ablation_bench.py`` measures
+each switch on its own.
+
+Example:
+    >>> preset("B", "paper")["state_readout"], preset("B", "recommended")["state_readout"]
+    (False, True)
+    >>> sorted(departures("A"))
+    ['condition_scale', 'lambda_association', 'root_reduction']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from man_rl.errors import InvalidValueError
+
+#: Config fields that are sizes or seeds, not switches: presets leave them to the caller.
+SIZES = ("frame_shape", "root_dim", "latent_dim", "hidden_dim", "channels", "seed")
+
+_SHARED_PAPER = {
+    "lambda_root": 1.0,
+    "lambda_association": 0.0,
+    "kl_weight": 1.0,
+    "prototype_rate": 0.3,
+    "lambda_recall": 0.0,
+    "root_reduction": "mean",
+    "reparameterization": "std",
+}
+_SHARED_RECOMMENDED = {
+    **_SHARED_PAPER,
+    "lambda_association": 1.0,
+    "root_reduction": "sum",
+}
+
+#: ``kind -> preset name -> {switch: value}``; every switch of the type is named.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "A": {
+        "paper": {
+            **_SHARED_PAPER,
+            "condition": "one_hot",
+            "condition_scale": "unit",
+            "lambda_recognition": 0.0,
+        },
+        "recommended": {
+            **_SHARED_RECOMMENDED,
+            "condition": "one_hot",
+            "condition_scale": "sqrt_latent",
+            "lambda_recognition": 0.0,
+        },
+    },
+    "B": {
+        "paper": {
+            **_SHARED_PAPER,
+            "lambda_recognition": 0.0,
+            "class_kl_weight": 1.0,
+            "lam": 6.0,
+            "state_readout": False,
+            "state_from_prior": False,
+            "prototype_readout": False,
+        },
+        "recommended": {
+            **_SHARED_RECOMMENDED,
+            "lambda_recognition": 1.0,
+            "class_kl_weight": 10.0,
+            "lam": 6.0,
+            "state_readout": True,
+            "state_from_prior": True,
+            "prototype_readout": False,
+        },
+    },
+}
+
+#: What each switch does, paper value first (those on in neither preset included).
+SWITCHES: dict[str, str] = {
+    "lambda_association": "0 (paper) | 1: also decode the screen from h = E(x) itself, training "
+    "E and D as the paper's association autoencoder (DFC/DFD), so h holds what varies within "
+    "a state",
+    "condition_scale": "'unit' (paper: the one-hot c_i) | 'sqrt_latent': c_i times "
+    "sqrt(latent_dim), the norm of z ~ N(0, I) beside it (Type A)",
+    "root_reduction": "'mean' (paper: eq. 9's MSE) | 'sum': sum of squares over the root "
+    "vector, the same term root_dim times heavier",
+    "reparameterization": "'std' (both presets: mu + std * eps) | 'variance': eq. 4 as printed, "
+    "mu + std**2 * eps, whose variance is not the one the KL assumes",
+    "lambda_recognition": "0 (paper) | 1: cross-entropy of the state posterior "
+    "softmax(lam mu[:K]) at the encoding's mean (Type B; Type A: a state head on h)",
+    "class_kl_weight": "1 (paper) | 10: the KL over the latent's one-hot part weighs 10x, "
+    "pulling encodings onto their prior means faster (Type B)",
+    "state_readout": "False (paper: dec_long reads z as it is) | True: dec_long reads z's "
+    "one-hot part as the state posterior softmax(lam z[:K]) (Type B)",
+    "state_from_prior": "False (paper: decode the posterior's z) | True: in training, decode "
+    "z's one-hot part drawn from the true state's prior, as recall draws it (Type B)",
+    "condition": "'one_hot' (both presets) | 'prototype': c_i is the state's running-mean root "
+    "vector (Type A)",
+    "prototype_readout": "False (both presets) | True: dec_long reads the posterior-weighted "
+    "prototype root vectors (Type B)",
+    "lambda_recall": "0 (both presets) | > 0: recalled screens must be recognised as their "
+    "state by the model's own recogniser, held fixed",
+}
+
+
+def preset(kind: str, name: str) -> dict[str, Any]:
+    """The switches of preset ``name`` (``"paper"``, ``"recommended"``) of model type ``kind``.
+
+    A copy: changing it changes no preset.
+    """
+    if kind not in PRESETS:
+        raise InvalidValueError(f"no presets for model type {kind!r}; types: {sorted(PRESETS)}")
+    if name not in PRESETS[kind]:
+        raise InvalidValueError(
+            f"unknown preset {name!r} for Type {kind}; presets: {sorted(PRESETS[kind])}"
+        )
+    return dict(PRESETS[kind][name])
+
+
+def departures(kind: str) -> dict[str, tuple[Any, Any]]:
+    """``switch -> (paper value, recommended value)`` of every switch where the two differ."""
+    paper, recommended = preset(kind, "paper"), preset(kind, "recommended")
+    return {k: (v, recommended[k]) for k, v in paper.items() if recommended[k] != v}
+
+
+__all__ = ["PRESETS", "SIZES", "SWITCHES", "departures", "preset"]
