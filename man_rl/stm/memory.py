@@ -27,11 +27,12 @@ import numpy as np
 
 from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError, UnknownKeyError
 from man_rl.keys import normalize_key
-from man_rl.stm import files, persist
+from man_rl.stm import files
 from man_rl.stm.checks import check_capacity, check_count, check_frame, check_shape
 from man_rl.stm.eviction import Eviction, eviction_policy
 from man_rl.stm.fits import worst_case_fits
 from man_rl.stm.folder import StorageFolder
+from man_rl.stm.lifecycle import MemoryFiles
 from man_rl.stm.queues import KeyQueues
 from man_rl.stm.rings import KeyRings
 from man_rl.stm.sampling import BALANCED, UNIFORM, Sampler
@@ -46,7 +47,7 @@ class Batch(NamedTuple):
     labels: np.ndarray
 
 
-class ShortTermMemory:
+class ShortTermMemory(MemoryFiles):
     """One bounded FIFO queue of uint8 frames per state key, sampled class-balanced.
 
     Frames are kept in one pool of slots that grows as frames arrive, and each key's queue
@@ -173,22 +174,8 @@ class ShortTermMemory:
             f"keys={self.num_keys}, frames={len(self)}, frame_shape={self._frame_shape}{where})"
         )
 
-    def __enter__(self) -> ShortTermMemory:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __deepcopy__(self, memo: dict[int, Any]) -> ShortTermMemory:
         return self.copy()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the keys, counters and frames held, as plain arrays (what a file holds)."""
-        return files.pickled(self)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        built = files.build(ShortTermMemory, state["contents"], state["frames"])
-        self.__dict__.update(built.__dict__)
 
     def counts(self) -> dict[Hashable, int]:
         """Frames held per key, in key order."""
@@ -356,94 +343,6 @@ class ShortTermMemory:
             theirs = (other.queue(key), their_seen)
             self._queues.merge_key(self._new_key(key), theirs, other._eviction)
         return self
-
-    # ------------------------------------------------------------------ files
-    def _contents(self) -> persist.Contents:
-        sizes, seen = self._rings.sizes_view().copy(), self._rings.seen_view().copy()
-        state = self._rng.bit_generator.state
-        return persist.Contents(
-            self.capacity, self.eviction, self._frame_shape, self.keys, sizes, seen, state
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the memory to one checked, versioned file, atomically (no pickle).
-
-        The frames are streamed from the pool to the file, never gathered in one array, so
-        saving a storage memory larger than RAM takes little memory.
-        """
-        self._check_open()
-        persist.write_memory_file(path, self._contents(), self._queues.pieces(), len(self))
-
-    def flush(self) -> None:
-        """Make the storage folder hold this memory as it is now (a no-op in RAM).
-
-        Once ``flush`` returns, the folder reopens (:meth:`open`) to exactly this memory, even
-        after a crash, ``kill -9`` or power loss; what a crash between flushes leaves is
-        written down in :mod:`man_rl.stm.folder`. Flush at the points you would want to resume
-        from; :meth:`close` flushes.
-
-        Example:
-            >>> import numpy as np, tempfile
-            >>> with tempfile.TemporaryDirectory() as folder:
-            ...     stm = ShortTermMemory(3, storage=folder)
-            ...     stm.add("a", np.zeros((2, 2), np.uint8))
-            ...     stm.flush()
-            ...     stm.close()
-            ...     ShortTermMemory.open(folder).counts()
-            {'a': 1}
-        """
-        if self._folder is None:
-            return
-        self._check_open()
-        files.flush_folder(self._folder, self._queues, self._contents())
-
-    def close(self) -> None:
-        """Flush a storage memory and release its folder (map and lock); a no-op in RAM.
-
-        A closed storage memory refuses further use; reopen the folder with :meth:`open`.
-        ``with ShortTermMemory(..., storage=DIR) as stm:`` closes it at the end of the block.
-        When the flush fails (a full disk, say) the memory stays open, so it can be retried.
-        """
-        if self._folder is None or self._closed:
-            return
-        self.flush()
-        self._closed = True
-        if self._queues.pool is not None:
-            self._queues.pool.close()
-        self._folder.close()
-
-    @classmethod
-    def open(cls, storage: str | os.PathLike[str]) -> ShortTermMemory:
-        """Reopen a storage folder as it was at its last :meth:`flush` (or :meth:`close`).
-
-        A folder that is not a man_rl storage, or whose metadata or frames file is damaged or
-        too short, raises :class:`CorruptFileError` naming it; a folder written by a newer
-        man_rl raises :class:`UnsupportedVersionError`; a folder that is open in another memory
-        (here or in another process) is refused. A folder of storage version 1 (man_rl 0.1.0)
-        opens in place and is written as version 2 at its next flush (see :meth:`flush`).
-        """
-        return files.open_folder(cls, storage)
-
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], *, storage: str | os.PathLike[str] | None = None
-    ) -> ShortTermMemory:
-        """Load a file written by :meth:`save`; damaged files raise :class:`CorruptFileError`.
-
-        The file is verified by streaming and its frames are copied from a read-only map of
-        it into the pool (with ``storage``, a new or empty folder, the pool's file there), so
-        a file larger than RAM loads into storage too.
-
-        Example:
-            >>> import numpy as np, tempfile, pathlib
-            >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.manrl"
-            >>> stm = ShortTermMemory(3)
-            >>> stm.add("a", np.zeros((2, 2), np.uint8)); stm.save(path)
-            >>> disk = ShortTermMemory.load(path, storage=path.parent / "disk")
-            >>> ShortTermMemory.load(path).counts(), disk.counts(), disk.storage.name
-            ({'a': 1}, {'a': 1}, 'disk')
-        """
-        return files.load_file(cls, path, storage)
 
 
 def _preview(keys: list[Hashable], limit: int = 8) -> str:
