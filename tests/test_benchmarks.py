@@ -28,3 +28,29 @@ def test_table_marks_missed_targets():
     )
     assert "| x | 1 s | 2 s | 0.50x | <= 1x | yes |" in table
     assert "| NO |" in table
+
+
+def test_recall_bench_runs_small_and_its_checks_reject_what_they_must():
+    from types import SimpleNamespace
+
+    from benchmarks import recall_bench
+
+    rows = recall_bench.run(quick=True)
+    assert [r.what.split(" ")[1].strip(",") for r in rows] == ["A", "B"] * 2
+    assert all("judge acc" in r.measured for r in rows[:2])
+    assert all(r.ratio is not None and r.ratio > 0 for r in rows[2:])
+
+    def report(**figures):
+        return SimpleNamespace(**{"diversity": 1.0, "fidelity": 1.0, **figures})
+
+    assert recall_bench.variety_check(report())
+    for collapsed_or_blurred in (
+        report(diversity=0.07),
+        report(diversity=3.0),
+        report(fidelity=6.4),
+    ):
+        assert not recall_bench.variety_check(collapsed_or_blurred)
+    accuracy = recall_bench.accuracy_check(0.95)
+    assert accuracy(SimpleNamespace(accuracy=0.96, ceiling=1.0))
+    assert not accuracy(SimpleNamespace(accuracy=0.9, ceiling=1.0))
+    assert not accuracy(SimpleNamespace(accuracy=1.0, ceiling=None))

@@ -61,3 +61,26 @@ def test_a_judge_of_another_memory_is_refused(files, capsys):
     assert "trained on other frames" in capsys.readouterr().err
     assert evaluate(files, "--judge", str(files / "stm.manrl")) == 2
     assert "not a 'judge'" in capsys.readouterr().err
+
+
+def test_collect_train_and_evaluate_breakout_from_the_command_line(tmp_path, capsys):
+    """The issue's path: Atari frames through the CLI, then the strict judge's figures."""
+    pytest.importorskip("ale_py")
+    stm, ltm, out = tmp_path / "stm.manrl", tmp_path / "ltm.manrl", tmp_path / "metrics.json"
+    collect = ["collect", "--env", "ALE/Breakout-v5", "--preprocess", "atari"]
+    assert main([*collect, "--agent", "random", "--steps", "300", "--out", str(stm)]) == 0
+    memory = ShortTermMemory.load(stm)
+    assert memory.frame_shape == (84, 84) and set(memory.keys) <= set(range(2, 8))
+    train = ["train", "--memory", str(stm), "--model", "A", "--steps", "2", "--quiet"]
+    assert main([*train, "--out", str(ltm)]) == 0
+    capsys.readouterr()
+    evaluate = ["evaluate", "--model", str(ltm), "--memory", str(stm), "--n", "2"]
+    assert main([*evaluate, "--out", str(out)]) == 0
+    assert "judge ceiling" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["states_evaluated"] == memory.num_keys
+    assert report["judge"]["states"] == memory.num_keys
+    assert 0.0 <= report["accuracy"] <= 1.0
+    assert {s["key"] for s in report["per_state"]} == {int(k) for k in memory.keys}
+    for figure in ("fidelity", "mean_frame_fidelity", "precision", "recall", "copies", "fid"):
+        assert figure in report, figure
