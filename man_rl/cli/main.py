@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from man_rl.errors import ManRLError
 
 # name -> module under man_rl.cli; each module has register(subparsers) and sets run=func.
-SUBCOMMANDS = ("collect", "train", "recall", "evaluate", "demo", "agent", "info")
+SUBCOMMANDS = ("collect", "train", "recall", "evaluate", "demo", "agent", "info", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

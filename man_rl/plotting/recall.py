@@ -83,13 +83,21 @@ def recall_grid_figure(
     real = None
     if memory is not None:
         real = {key: memory.queue(key)[-1] for key in memory.keys if key in layout.cells}
+    unseen = unseen_marks(layout, recalled, reachable)
+    return recall_grid(recalled, layout, real=real, unseen=unseen, samples=samples, title=title)
+
+
+def unseen_marks(
+    layout: Layout, shown: Collection[Hashable], reachable: Collection[Hashable] | None = None
+) -> dict[Hashable, str]:
+    """``key -> mark`` of the layout's cells with no picture: "unreachable" or "never seen"."""
     unseen = {}
     for key in layout.cells:
         if reachable is not None and key not in reachable:
             unseen[key] = "unreachable"
-        elif key not in recalled:
+        elif key not in shown:
             unseen[key] = "never seen"
-    return recall_grid(recalled, layout, real=real, unseen=unseen, samples=samples, title=title)
+    return unseen
 
 
-__all__ = ["DIRECTIONS", "infer_layout", "recall_grid_figure"]
+__all__ = ["DIRECTIONS", "infer_layout", "recall_grid_figure", "unseen_marks"]
