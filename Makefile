@@ -11,6 +11,14 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# headless Chromium for the report page's browser test: only where apt-get exists and
+	@# no browser is installed (as root, or with password-less sudo); the test skips without one
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+		( $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
+		  apt-get install -y -qq chromium chromium-driver ) >/dev/null 2>&1 \
+		|| echo "note: chromium not installed; the report's browser test will be skipped"; \
+	fi
 	touch $(STAMP)
 
 demo: $(STAMP)
