@@ -9,7 +9,14 @@ from collections.abc import Sequence
 
 from benchmarks.harness import machine, render_table
 
-SUITES = ("memory_bench", "footprint_bench", "model_bench", "pipeline_bench", "recall_bench")
+SUITES = (
+    "memory_bench",
+    "footprint_bench",
+    "model_bench",
+    "pipeline_bench",
+    "recall_bench",
+    "report_bench",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
