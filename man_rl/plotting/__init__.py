@@ -30,6 +30,7 @@ from man_rl.plotting.diagnostics import (
     training_curves,
 )
 from man_rl.plotting.grids import digit_grid, recall_grid, side_by_side
+from man_rl.plotting.latent import latent_by_state
 from man_rl.plotting.recall import infer_layout, recall_grid_figure
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "class_balance_from_memory",
     "digit_grid",
     "infer_layout",
+    "latent_by_state",
     "latent_scatter",
     "recall_grid",
     "recall_grid_figure",

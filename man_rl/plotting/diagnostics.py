@@ -213,9 +213,11 @@ def latent_scatter(
     and some states overlap; ``"ring"`` instead takes the orthonormal 2-D view that puts the
     prior means closest to a regular polygon (orthogonal Procrustes), giving each state its
     own direction. Both views are orthonormal, so a prior ``N(lambda c_i, prior_std^2 I)``
-    projects to a circle: each prior mean is a cross with its 3-sigma circle (dashed) in the
-    state's colour. With at most 12 states a legend names them. In 2-D no linear view keeps
-    many states apart; expect overlap beyond ~10 states and judge separation by recognition.
+    projects to a circle: each prior mean is a hollow ring in the state's colour (the
+    encodings are drawn on top, so both stay visible) with its 3-sigma circle (dashed).
+    With at most 12 states a legend names them. In 2-D no linear view keeps many states
+    apart; expect overlap beyond ~10 states, and use
+    :func:`~man_rl.plotting.latent.latent_by_state` (one panel per state) to see each.
 
     Args:
         means: ``[N, D]`` latent means (Type B's encoder output for N screens).
@@ -268,7 +270,8 @@ def latent_scatter(
     ax = fig.add_subplot()
     colors = state_colors(k)
     size = float(np.clip(3000 / len(means), 3, 30))
-    ax.scatter(xy[:, 0], xy[:, 1], c=colors[labels], s=size, alpha=0.6, linewidths=0, zorder=2)
+    # the encodings on top of their priors' outlines, so neither hides the other
+    ax.scatter(xy[:, 0], xy[:, 1], c=colors[labels], s=size, alpha=0.6, linewidths=0, zorder=4)
     if prior_means is not None:
         prior_xy = (prior_means - center) @ basis
         for i, (px, py) in enumerate(prior_xy if circles else ()):
@@ -287,11 +290,11 @@ def latent_scatter(
         ax.scatter(
             prior_xy[:, 0],
             prior_xy[:, 1],
-            marker="X",
-            s=90 if k <= 12 else 50,
-            c=colors,
-            edgecolors="black",
-            linewidths=0.8,
+            marker="o",
+            s=110 if k <= 12 else 60,
+            facecolors="none",
+            edgecolors=colors,
+            linewidths=1.6,
             zorder=3,
         )
     if k <= 12:
@@ -305,10 +308,11 @@ def latent_scatter(
                 Line2D(
                     [],
                     [],
-                    marker="X",
+                    marker="o",
                     color="white",
+                    markerfacecolor="none",
                     markeredgecolor="black",
-                    label="prior mean" + ring,
+                    label="prior mean (ring)" + ring,
                     **dot,
                 )
             )

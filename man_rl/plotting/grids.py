@@ -5,6 +5,10 @@ then recalled samples), or a hatched grey mark where there is no picture to show
 one ``Axes`` whose label is ``"cell {row} {col}"`` (``ax.get_label()``), so code and tests can
 find it; row labels are the y-labels of each band's first column, column labels the x-labels of
 each band's last row. Wide tables wrap into bands stacked top to bottom.
+
+Screens are drawn pixel for pixel: upscaled nearest-neighbour (``interpolation="nearest"``),
+never smoothed, so a blurred recall looks blurred and a sharp one sharp. Every text is at
+least :data:`MIN_FONT` points (8: legible at 100% zoom at 100 dpi and above).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from man_rl.plotting._common import as_frames, check_mapping, harmonise, layout_
 NEVER_SEEN = "never seen"
 NOT_RECALLED = "not recalled"
 NO_REAL = "no real screen"
+#: Smallest font size (points) of any text in a grid: labels, headers, marks.
+MIN_FONT = 8.0
+#: How screens are scaled to their cells: pixel blocks, no smoothing.
+INTERPOLATION = "nearest"
 _MARK_FACE = "#e4e4e4"
 _MARK_EDGE = "#9a9a9a"
 
@@ -296,7 +304,7 @@ def _draw_table(
     span_px = slots * width + (slots - 1) * gap_px
     panel_h = cell_size * height / width
     cell_w = cell_size * span_px / width
-    font = 8.0 if cell_w >= 0.55 else 6.5
+    font = 9.0 if cell_w >= 0.55 else MIN_FONT
     col_space = 0.16 if slots > 1 else 0.06
     row_space = 0.06
     label_h = font / 72 * 1.9
@@ -347,7 +355,7 @@ def _draw_table(
                         name,
                         ha="center",
                         va="bottom",
-                        fontsize=font - 1.5,
+                        fontsize=MIN_FONT,
                         color="#555555",
                     )
             for item in cells[row][col] or ():
@@ -403,14 +411,13 @@ def _draw_item(
             vmin=0,
             vmax=255,
             extent=(x0, x0 + width, height, 0),
-            interpolation="antialiased",
+            interpolation=INTERPOLATION,
             aspect="auto",
         )
         return
-    words = item.content.split()
-    longest = max((len(w) for w in words), default=1)
     span_in = cell_size * w / width
-    size = min(font - 0.5, max(4.0, 0.85 * span_in * 72 / (0.6 * longest)))
+    words = _wrap(item.content, max(4, int(0.9 * span_in * 72 / (0.6 * MIN_FONT))))
+    size = MIN_FONT
     ax.add_patch(  # type: ignore[attr-defined]
         Rectangle(
             (x0, 0),
@@ -432,3 +439,19 @@ def _draw_item(
         color="#333333",
         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
     )
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """The words of ``text``, a word longer than ``width`` characters broken with hyphens.
+
+    Example:
+        >>> _wrap("never seen", 6), _wrap("unreachable", 6)
+        (['never', 'seen'], ['unrea-', 'chable'])
+    """
+    lines = []
+    for word in text.split():
+        while len(word) > width:
+            lines.append(word[: width - 1] + "-")
+            word = word[width - 1 :]
+        lines.append(word)
+    return lines
