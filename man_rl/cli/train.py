@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a long-term memory (Type A or B) on a short-term memory file",
         description="Train a long-term memory on the screens of a short-term memory file and "
         "save it as a checkpoint. With --resume, an existing checkpoint at --out is trained "
-        "further (its optimizer state and step counter carry on).",
+        "further (its optimizer state and step counter carry on); states of the memory it "
+        "does not know are added to it (the model grows, its learning kept) unless --no-grow.",
     )
     parser.add_argument("--memory", required=True, type=Path, help="short-term memory file")
     parser.add_argument("--model", required=True, choices=("A", "B"), help="model type")
@@ -58,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue training the checkpoint at --out"
     )
+    parser.add_argument(
+        "--no-grow",
+        action="store_true",
+        help="with --resume: refuse a memory holding states the checkpoint does not know, "
+        "instead of adding them to the model",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = cls.for_memory(memory, seed=args.seed)
     seed = None if model.training_state is not None else args.seed
+    known = len(model.keys)
     with sigterm_as_interrupt():
         try:
             history = model.fit(
@@ -84,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 device=args.device,
                 progress=not args.quiet,
                 mixed_precision=args.mixed_precision,
+                grow=not args.no_grow,
             )
         except KeyboardInterrupt:
             if model.training_state is not None and model.training_state.step > 0:
@@ -95,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
                 )
             raise
     model.save(args.out)
+    grown = f", {len(model.keys) - known} states added" if len(model.keys) > known else ""
     print(
         f"trained Type {args.model} on {memory.num_keys} states for {args.steps} steps "
-        f"(step {int(history['step'][-1])}, loss {history['loss'][-1]:.4g}); saved {args.out}"
+        f"(step {int(history['step'][-1])}, loss {history['loss'][-1]:.4g}{grown}); "
+        f"saved {args.out}"
     )
     return 0

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError
-from man_rl.ltm import checkpoint, presets
+from man_rl.ltm import checkpoint, growth, presets
 from man_rl.ltm.common import KeyIndex, check_positive_int, recall_generator
 from man_rl.ltm.losses import LossTerms
 from man_rl.ltm.networks import tensor_to_frames
@@ -67,6 +67,8 @@ class LongTermMemory(nn.Module):
     legacy_config: ClassVar[dict[str, Any]] = {}
     key_index: KeyIndex
     config: Any
+    #: The order keys were added, once the model has grown (:mod:`man_rl.ltm.growth`).
+    growth_log: growth.GrowthLog | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -220,8 +222,13 @@ class LongTermMemory(nn.Module):
         progress: bool = True,
         balanced: bool = True,
         mixed_precision: str | None = None,
+        grow: bool = True,
     ) -> dict[str, list[float]]:
-        """Train on class-balanced batches of ``memory``; see :func:`man_rl.ltm.training.fit`."""
+        """Train on class-balanced batches of ``memory``; see :func:`man_rl.ltm.training.fit`.
+
+        Keys of the memory the model does not know are added first (``grow=False`` makes
+        them an error instead).
+        """
         return fit(
             self,
             memory,
@@ -233,7 +240,14 @@ class LongTermMemory(nn.Module):
             progress=progress,
             balanced=balanced,
             mixed_precision=mixed_precision,
+            grow=grow,
         )
+
+    def grow(
+        self, keys: Iterable[Hashable], memory: ShortTermMemory | None = None
+    ) -> list[Hashable]:
+        """Add the ``keys`` the model does not know; see :func:`man_rl.ltm.growth.grow`."""
+        return growth.grow(self, keys, memory=memory)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write weights, config, keys and training state to one checked file."""

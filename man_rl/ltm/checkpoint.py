@@ -3,7 +3,8 @@
 A checkpoint is a :func:`man_rl.io.bundle.write_bundle` file of kind ``"long_term_memory"``.
 Its JSON meta holds the model type, its config, its state keys and the training state's plain
 values (step, learning-rate settings, the batch sampler's state); its arrays hold the weights,
-Adam's moment estimates, the noise generator's state and the loss history. Everything is
+Adam's moment estimates, the noise generator's state and the loss history; a model that
+grew (:mod:`man_rl.ltm.growth`) adds the order its keys were added. Everything is
 stored from the CPU, so a model trained on a GPU loads on any machine, and loading only reads
 numbers: nothing is unpickled.
 
@@ -34,6 +35,7 @@ import torch
 from man_rl.errors import CorruptFileError, InvalidTypeError, TrainingDivergedError
 from man_rl.io.bundle import read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key
+from man_rl.ltm.growth import GrowthLog
 from man_rl.ltm.training import TERMS, TrainingState
 
 FILE_KIND = "long_term_memory"
@@ -89,6 +91,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         "keys": [encode_key(key) for key in model.keys],
         "training": _training_meta(model.training_state, arrays),
     }
+    if model.growth_log is not None:  # the order keys were added
+        meta["growth"] = model.growth_log.to_meta()
     write_bundle(path, FILE_KIND, meta, arrays)
 
 
@@ -147,6 +151,8 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
             if name.startswith(_WEIGHTS)
         }
         model.load_state_dict(weights, strict=True)
+        if meta.get("growth") is not None:
+            model.growth_log = GrowthLog.from_meta(meta["growth"], len(keys))
         if meta.get("training") is not None:
             model.training_state = _load_training(model, meta["training"], arrays)
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:

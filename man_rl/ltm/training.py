@@ -30,7 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from man_rl.errors import InvalidTypeError, InvalidValueError, TrainingDivergedError
+from man_rl.errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    TrainingDivergedError,
+    UnknownKeyError,
+)
+from man_rl.ltm import growth
 from man_rl.ltm.common import (
     KeyIndex,
     check_positive_int,
@@ -130,7 +136,7 @@ def _move_optimizer(optimizer: torch.optim.Optimizer, device: torch.device) -> N
                 state[name] = value.to(device)
 
 
-def _check_memory(model: Trainable, memory: ShortTermMemory) -> np.ndarray:
+def _check_memory(model: Trainable, memory: ShortTermMemory, grow: bool) -> np.ndarray:
     if not isinstance(memory, ShortTermMemory):
         raise InvalidTypeError(f"fit needs a ShortTermMemory, got {type(memory).__name__}")
     if len(memory) == 0:
@@ -142,6 +148,17 @@ def _check_memory(model: Trainable, memory: ShortTermMemory) -> np.ndarray:
             f"the memory's frames are {memory.frame_shape} but the model was built for "
             f"{tuple(model.frame_shape)}; build the model from this memory (for_memory)"
         )
+    new = [key for key in memory.keys if key not in model.key_index]
+    if new and not grow:
+        raise UnknownKeyError(
+            f"the memory has {len(new)} state key(s) this model does not know: "
+            f"{new[:6]!r}{' ...' if len(new) > 6 else ''}; fit(..., grow=False) keeps the "
+            "model's keys fixed. Train with grow=True (the default) to add them to the model, "
+            "or build a new model from the memory (TypeA.for_memory(memory) / "
+            "TypeB.for_memory(memory))"
+        )
+    if new:
+        growth.grow(model, new, memory=memory)
     return model.key_index.map_memory(memory.keys)
 
 
@@ -169,6 +186,7 @@ def fit(
     progress: bool = True,
     balanced: bool = True,
     mixed_precision: str | None = None,
+    grow: bool = True,
 ) -> dict[str, list[float]]:
     """Train ``model`` for ``steps`` Adam steps on class-balanced batches of ``memory``.
 
@@ -178,8 +196,8 @@ def fit(
 
     Args:
         model: a ``TypeA`` or ``TypeB``.
-        memory: the short-term memory; its labels are mapped to the model's classes by key,
-            and keys the model was not built for are an error naming them.
+        memory: the short-term memory; its labels are mapped to the model's classes by key.
+            Keys the model does not know yet are added to it first (see ``grow``).
         steps: optimizer steps to take now.
         batch_size: frames per step (default 32).
         lr: Adam learning rate (default 3e-3, or the last one used when continuing).
@@ -196,6 +214,12 @@ def fit(
             scales the loss (``torch.amp.GradScaler``); a step whose gradient overflows is
             skipped, as the scaler does, and counted. For GPUs (bf16 on Ampere or newer);
             on a CPU it is usually slower than float32.
+        grow: add the memory's keys the model does not know to it before training
+            (:func:`man_rl.ltm.growth.grow`: the learnt weights and Adam's moments are kept,
+            old states' recall is unchanged at that moment), so a memory that gains states
+            as the agent explores can be trained on again and again; on by default, as the
+            memory an agent fills keeps growing. ``False`` keeps the model's keys fixed, and
+            a new key is then an :class:`~man_rl.errors.UnknownKeyError` naming it.
 
     Returns:
         The whole history (all calls so far): ``"step"``, ``"loss"`` and each loss term
@@ -213,7 +237,7 @@ def fit(
     )
     target = resolve_device(device)
     amp_dtype = _check_mixed_precision(mixed_precision)
-    to_model = torch.from_numpy(_check_memory(model, memory))
+    to_model = torch.from_numpy(_check_memory(model, memory, grow))
     model.to(target)
     state: TrainingState | None = model.training_state
     if state is None:
