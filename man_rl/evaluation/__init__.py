@@ -8,6 +8,8 @@
 - :mod:`.figures`: :func:`judge_samples`, every figure of samples given as arrays (so
   controls need no model).
 - :mod:`.metrics`: :func:`evaluate` of a model (recall, judge, recognition, coverage).
+- :mod:`.unvisited`: the paper's Figures 7-8 run (a model over every state, trained on a
+  greedy agent's screens) beside man_rl's answer, judged over visited and unvisited states.
 
 Example:
     >>> import numpy as np
@@ -35,18 +37,23 @@ from man_rl.evaluation.metrics import (
     recall_all,
     recognition_accuracy,
 )
+from man_rl.evaluation.unvisited import CoverageStudy, VisitReport, coverage_study, judge_by_visit
 
 __all__ = [
     "FLOOR",
+    "CoverageStudy",
     "Judge",
     "JudgeReport",
     "JudgeSplit",
     "NearestFrame",
     "Recognition",
     "StateFigures",
+    "VisitReport",
     "coverage",
+    "coverage_study",
     "evaluate",
     "fid",
+    "judge_by_visit",
     "judge_samples",
     "kid",
     "per_state_recall",
