@@ -156,7 +156,6 @@ def test_departures_are_what_the_paper_lacks():
     assert set(departures("B")) == {
         "lambda_association",
         "lambda_recognition",
-        "class_kl_weight",
         "state_readout",
         "state_from_prior",
         "root_reduction",

@@ -84,7 +84,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "recommended": {
             **_SHARED_RECOMMENDED,
             "lambda_recognition": 1.0,
-            "class_kl_weight": 10.0,
+            "class_kl_weight": 1.0,
             "lam": 6.0,
             "state_readout": True,
             "state_from_prior": True,
@@ -106,8 +106,9 @@ SWITCHES: dict[str, str] = {
     "mu + std**2 * eps, whose variance is not the one the KL assumes",
     "lambda_recognition": "0 (paper) | 1: cross-entropy of the state posterior "
     "softmax(lam mu[:K]) at the encoding's mean (Type B; Type A: a state head on h)",
-    "class_kl_weight": "1 (paper) | 10: the KL over the latent's one-hot part weighs 10x, "
-    "pulling encodings onto their prior means faster (Type B)",
+    "class_kl_weight": "1 (paper and default) | 10: the KL over the latent's one-hot part "
+    "weighs 10x, pulling encodings onto their prior means faster but collapsing the recall of "
+    "varied screens to one picture per state (Type B)",
     "state_readout": "False (paper: dec_long reads z as it is) | True: dec_long reads z's "
     "one-hot part as the state posterior softmax(lam z[:K]) (Type B)",
     "state_from_prior": "False (paper: decode the posterior's z) | True: in training, decode "
