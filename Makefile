@@ -29,7 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest
+	@# two workers: CI has 2 cores, and the notebooks and training tests are CPU-bound
+	$(BIN)/python -m pytest -n 2
 
 notebooks: $(STAMP)
 	$(BIN)/python notebooks/build.py
