@@ -367,12 +367,8 @@ class TypeB(LongTermMemory):
         return self.config.lam * z[:, : len(self.key_index)]
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ their prior.
-
-        The noise keeps its order when the model grows (:func:`~man_rl.ltm.growth.prior_noise`).
-        """
-        means = self.prior_means(labels)
-        z = means + prior_noise(self, len(labels), generator, means.device)
+        """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ their prior."""
+        z = self.prior_means(labels) + prior_noise(self, len(labels), generator, labels.device)
         return torch.sigmoid(self.decoder(self.decode_root(z)))
 
     def decode_root(self, z: torch.Tensor) -> torch.Tensor:
