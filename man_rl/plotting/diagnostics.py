@@ -269,7 +269,7 @@ def latent_scatter(
     fig = Figure(figsize=(7.2 if k <= 12 else 6.2, 6.0), layout="constrained")
     ax = fig.add_subplot()
     colors = state_colors(k)
-    size = float(np.clip(3000 / len(means), 3, 30))
+    size = float(np.clip(3000 / len(means), 8, 30))
     # the encodings on top of their priors' outlines, so neither hides the other
     ax.scatter(xy[:, 0], xy[:, 1], c=colors[labels], s=size, alpha=0.6, linewidths=0, zorder=4)
     if prior_means is not None:

@@ -11,21 +11,20 @@ import io
 import os
 import time
 
-import numpy as np
 import torch
 from IPython.display import Image, display
 
 from man_rl import TypeA, TypeB
-from man_rl.envs import random_walk_memory
+from man_rl.envs import layout_for, random_walk_memory
 from man_rl.evaluation import evaluate
 from man_rl.ltm.networks import frames_to_tensor
-from man_rl.plotting import latent_scatter, training_curves
+from man_rl.plotting import latent_by_state, latent_scatter, training_curves
 
 SMALL = os.environ.get("MAN_RL_SMALL") == "1"
 STEPS = 100 if SMALL else 800
 
 
-def show(fig, dpi=70):
+def show(fig, dpi=100):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     display(Image(buffer.getvalue()))
@@ -63,16 +62,39 @@ for kind, history in histories.items():
     show(training_curves(history, title=f"Type {kind}"))
 
 # %% [markdown]
-# ## Type B's latent space: one cluster per state around its lambda-hot mean
+# ## Type B's latent space: every state's encodings beside its own lambda-hot prior
+#
+# One panel per state, placed as in the recall grid (position x direction). In each, a red
+# dot is the encoder's mean for one real screen of that state: x is its coordinate on the
+# state's own axis, y its distance off that axis. The state's prior mean sits at
+# `(lambda, 0)` (blue ring) and every other state's at `(0, lambda)` (grey ring); the dashed
+# blue circle is the 3-sigma ball inside which `recognize` answers this state (the distance to
+# the blue ring in this plane *is* the distance recognition measures). The title counts the
+# encodings inside it.
 
 # %%
 model_b = models["B"]
 frames, labels = stm.all_frames()
+labels = model_b.key_index.map_memory(stm.keys)[labels]  # memory labels -> model classes
 with torch.no_grad():
     _, mu, _ = model_b.encode(frames_to_tensor(frames, model_b.device))
 means = mu.cpu().numpy()
-prior = model_b.prior_means.cpu().numpy()
-keep = np.isin(labels, np.arange(8))  # eight states keep the picture readable
 show(
-    latent_scatter(means[keep], labels[keep], prior[:8], label_names=[str(k) for k in stm.keys[:8]])
+    latent_by_state(
+        means,
+        labels,
+        lam=model_b.config.lam,
+        num_states=len(model_b.keys),
+        keys=model_b.keys,
+        layout=layout_for("MiniGrid-Empty-5x5-v0"),
+    )
 )
+
+# %% [markdown]
+# All states in one 2-D view (the ring projection): with 34 equally distant priors no linear
+# view keeps them apart, so clusters overlap here; the panels above are the per-state view.
+# Prior means are hollow rings with the encodings drawn on top.
+
+# %%
+prior = model_b.prior_means(torch.arange(len(model_b.keys))).cpu().numpy()
+show(latent_scatter(means, labels, prior, label_names=[str(k) for k in model_b.keys]))
