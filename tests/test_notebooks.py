@@ -18,8 +18,9 @@ FIGURES = {
     "01_quickstart": 1,
     "02_paper_reinforcement": 2,
     "03_paper_digits": 4,
-    "04_type_a_vs_b": 3,
+    "04_type_a_vs_b": 4,
     "05_varied_screens": 1,
+    "06_ablations": 3,
 }
 SOURCES = sorted((NOTEBOOKS / "src").glob("*.py"))
 
