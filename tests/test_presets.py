@@ -211,3 +211,19 @@ def test_switches_round_trip_through_a_checkpoint(tmp_path):
     model.save(tmp_path / "a.manrl")
     loaded = TypeA.load(tmp_path / "a.manrl")
     assert loaded.config == model.config
+
+
+@pytest.mark.parametrize("cls", [TypeA, TypeB])
+def test_the_paper_presets_learn_two_states(cls):
+    # eq. 9 / eq. 14 alone (no association, no recognition term, no readout) still learn
+    stm = small_memory()
+    model = cls.paper(stm, seed=0)
+    model.fit(stm, steps=80, lr=0.01, seed=0, progress=False)
+    assert (
+        model.recall("light", n=2, seed=0).mean() > 150 > model.recall("dark", n=2, seed=0).mean()
+    )
+    if cls is TypeB:
+        assert model.recognize(np.stack([stm.queue("light")[0], stm.queue("dark")[0]])) == [
+            "light",
+            "dark",
+        ]
