@@ -23,7 +23,7 @@ from man_rl.plotting import recall_grid_figure
 SMALL = os.environ.get("MAN_RL_SMALL") == "1"  # tiny settings when the test suite runs this
 
 
-def show(fig, dpi=70):
+def show(fig, dpi=100):
     """Display a matplotlib Figure as a PNG (small dpi keeps the notebook light)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")

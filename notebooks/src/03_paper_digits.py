@@ -22,7 +22,7 @@ SMALL = os.environ.get("MAN_RL_SMALL") == "1"
 STEPS = 150 if SMALL else 3000
 
 
-def show(fig, dpi=80):
+def show(fig, dpi=100):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     display(Image(buffer.getvalue()))
