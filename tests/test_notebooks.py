@@ -19,7 +19,7 @@ FIGURES = {
     "02_paper_reinforcement": 2,
     "03_paper_digits": 4,
     "04_type_a_vs_b": 4,
-    "05_varied_screens": 1,
+    "05_varied_screens": 2,
     "06_ablations": 3,
 }
 SOURCES = sorted((NOTEBOOKS / "src").glob("*.py"))

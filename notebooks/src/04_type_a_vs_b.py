@@ -16,7 +16,7 @@ from IPython.display import Image, display
 
 from man_rl import TypeA, TypeB
 from man_rl.envs import layout_for, random_walk_memory
-from man_rl.evaluation import evaluate
+from man_rl.evaluation import evaluate, train_judge
 from man_rl.ltm.networks import frames_to_tensor
 from man_rl.plotting import latent_by_state, latent_scatter, training_curves
 
@@ -35,17 +35,18 @@ print(stm)
 
 # %%
 results, models, histories = {}, {}, {}
+judge = train_judge(stm, seed=0)  # one judge of the real frames scores both models
 for cls in (TypeA, TypeB):
     model = cls.for_memory(stm, seed=0)
     start = time.perf_counter()
     histories[model.kind] = model.fit(stm, STEPS, seed=0, progress=False)
     seconds = time.perf_counter() - start
-    metrics = evaluate(model, stm, seed=0)
+    metrics = evaluate(model, stm, judge=judge, seed=0)
     models[model.kind] = model
     results[model.kind] = {
         "train seconds": round(seconds, 1),
         "recall accuracy": round(metrics["recall_accuracy"], 3),
-        "recall error": round(metrics["recall_error"], 4),
+        "fidelity": round(metrics["fidelity"], 2),
         "recognition": None
         if metrics["recognition"] is None
         else round(metrics["recognition"]["accuracy"], 3),
