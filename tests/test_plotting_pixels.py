@@ -19,6 +19,7 @@ from man_rl.plotting import (
     side_by_side,
 )
 from man_rl.plotting import grids as grids_module
+from man_rl.plotting import table as table_module
 from man_rl.plotting.latent import state_coordinates
 
 
@@ -70,7 +71,7 @@ def rendered_levels(fig, dpi: float) -> set[int]:
 
 def one_cell(monkeypatch=None, interpolation=None):
     if interpolation is not None:
-        monkeypatch.setattr(grids_module, "INTERPOLATION", interpolation)
+        monkeypatch.setattr(table_module, "INTERPOLATION", interpolation)
     return recall_grid({0: checkerboard()}, flat_layout([0]), cell_size=0.5)
 
 

@@ -13,37 +13,19 @@ least :data:`MIN_FONT` points (8: legible at 100% zoom at 100 dpi and above).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
 from man_rl.layout import Layout
 from man_rl.plotting._common import as_frames, check_mapping, harmonise, layout_key
+from man_rl.plotting.table import INTERPOLATION, MIN_FONT, Item, check_count, draw_table
 
 NEVER_SEEN = "never seen"
 NOT_RECALLED = "not recalled"
 NO_REAL = "no real screen"
-#: Smallest font size (points) of any text in a grid: labels, headers, marks.
-MIN_FONT = 8.0
-#: How screens are scaled to their cells: pixel blocks, no smoothing.
-INTERPOLATION = "nearest"
-_MARK_FACE = "#e4e4e4"
-_MARK_EDGE = "#9a9a9a"
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One thing in a cell: a frame, or the text of a mark, over ``span`` panel slots."""
-
-    start: int
-    span: int
-    content: np.ndarray | str
-    hatch: bool = True
 
 
 def recall_grid(
@@ -89,7 +71,7 @@ def recall_grid(
         raise InvalidValueError(
             "recalled is empty: pass key -> recalled frame for at least one state"
         )
-    _check_count(samples, "samples")
+    check_count(samples, "samples")
     marks = _unseen_labels(unseen, layout)
     stacks = {
         layout_key(layout, k, "recalled"): as_frames(v, f"recalled[{k!r}]")
@@ -107,27 +89,25 @@ def recall_grid(
 
     first = 1 if real is not None else 0
     rows, cols = layout.shape
-    cells: list[list[tuple[_Item, ...] | None]] = [[None] * cols for _ in range(rows)]
+    cells: list[list[tuple[Item, ...] | None]] = [[None] * cols for _ in range(rows)]
     for key, (row, col) in layout.cells.items():
-        items: list[_Item] = []
+        items: list[Item] = []
         if real is not None:
             frame = reals.get(key)
-            items.append(
-                _Item(0, 1, frame[0]) if frame is not None else _Item(0, 1, NO_REAL, False)
-            )
+            items.append(Item(0, 1, frame[0]) if frame is not None else Item(0, 1, NO_REAL, False))
         stack = stacks.get(key)
         if key in marks:
-            items.append(_Item(first, samples, marks[key]))
+            items.append(Item(first, samples, marks[key]))
         elif stack is None:
-            items.append(_Item(first, samples, NOT_RECALLED))
+            items.append(Item(first, samples, NOT_RECALLED))
         else:
-            items.extend(_Item(first + i, 1, f) for i, f in enumerate(stack[:samples]))
+            items.extend(Item(first + i, 1, f) for i, f in enumerate(stack[:samples]))
         cells[row][col] = tuple(items)
 
     shown = "recalled" if samples == 1 else f"{samples} recalled samples"
     note = f"each cell: real (left) | {shown} (right)" if real is not None else None
     slot_names = ("real", "recalled") if real is not None else None
-    return _draw_table(
+    return draw_table(
         cells,
         frame_hw=frames[0].shape[1:3],
         slots=first + samples,
@@ -184,8 +164,8 @@ def digit_grid(
     names = _names(class_names, len(stacks), "class_names") or names
     stacks = harmonise(stacks, "digit")
     n = max(len(s) for s in stacks)
-    cells = [[(_Item(0, 1, s[j]),) if j < len(s) else None for j in range(n)] for s in stacks]
-    return _draw_table(
+    cells = [[(Item(0, 1, s[j]),) if j < len(s) else None for j in range(n)] for s in stacks]
+    return draw_table(
         cells,
         frame_hw=stacks[0].shape[1:3],
         slots=1,
@@ -227,8 +207,8 @@ def side_by_side(
         )
     real_s, recalled_s = harmonise([real_s, recalled_s], "real and recalled")
     names = _names(labels, len(real_s), "labels") or [str(i) for i in range(len(real_s))]
-    cells = [[(_Item(0, 1, f),) for f in real_s], [(_Item(0, 1, f),) for f in recalled_s]]
-    return _draw_table(
+    cells = [[(Item(0, 1, f),) for f in real_s], [(Item(0, 1, f),) for f in recalled_s]]
+    return draw_table(
         cells,
         frame_hw=real_s.shape[1:3],
         slots=1,
@@ -243,14 +223,6 @@ def side_by_side(
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_count(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise InvalidTypeError(f"{what} must be an int, got {value!r}")
-    if value < 1:
-        raise InvalidValueError(f"{what} must be >= 1, got {value}")
-    return int(value)
-
-
 def _names(names: Sequence[str] | None, count: int, what: str) -> list[str] | None:
     if names is None:
         return None
@@ -271,187 +243,13 @@ def _unseen_labels(
     return {layout_key(layout, k, "unseen"): NEVER_SEEN for k in unseen}
 
 
-def _draw_table(
-    cells: list[list[tuple[_Item, ...] | None]],
-    *,
-    frame_hw: tuple[int, int],
-    slots: int,
-    row_labels: Sequence[str],
-    col_labels: Sequence[str],
-    row_title: str,
-    col_title: str,
-    title: str | None = None,
-    note: str | None = None,
-    slot_names: Sequence[str] | None = None,
-    cell_size: float | None = None,
-    max_cols: int | None = None,
-    cmap: str = "gray",
-) -> Figure:
-    """Place one Axes per cell, in inches, and draw its items."""
-    rows, cols = len(cells), len(cells[0])
-    height, width = frame_hw
-    if max_cols is None:
-        max_cols = max(1, 20 // slots)
-    _check_count(max_cols, "max_cols")
-    bands = math.ceil(cols / max_cols)
-    per_band = math.ceil(cols / bands)
-    if cell_size is None:
-        cell_size = min(1.0, max(0.45, 16 / (per_band * slots)))
-    elif not cell_size > 0:
-        raise InvalidValueError(f"cell_size must be > 0 inches, got {cell_size}")
-
-    gap_px = max(1, round(width * 0.08))
-    span_px = slots * width + (slots - 1) * gap_px
-    panel_h = cell_size * height / width
-    cell_w = cell_size * span_px / width
-    font = 9.0 if cell_w >= 0.55 else MIN_FONT
-    col_space = 0.16 if slots > 1 else 0.06
-    row_space = 0.06
-    label_h = font / 72 * 1.9
-    label_w = max((len(s) for s in row_labels), default=1) * font / 72 * 0.62
-    left = 0.15 + (0.3 if row_title else 0.0) + label_w + 0.08
-    top = 0.15 + (0.45 if title else 0.0) + (0.25 if note else 0.0) + (0.2 if slot_names else 0)
-    band_h = rows * panel_h + (rows - 1) * row_space
-    band_gap = label_h + 0.2
-    bottom = label_h + (0.35 if col_title else 0.1)
-    grid_w = per_band * cell_w + (per_band - 1) * col_space
-    fig_w = max(left + grid_w + 0.2, 4.0)
-    fig_h = top + bands * band_h + (bands - 1) * band_gap + bottom
-    fig = Figure(figsize=(fig_w, fig_h))
-
-    for row in range(rows):
-        for col in range(cols):
-            band, j = divmod(col, per_band)
-            x0 = left + j * (cell_w + col_space)
-            y0 = top + band * (band_h + band_gap) + row * (panel_h + row_space)
-            ax = fig.add_axes(
-                (x0 / fig_w, 1 - (y0 + panel_h) / fig_h, cell_w / fig_w, panel_h / fig_h),
-                label=f"cell {row} {col}",
-            )
-            ax.set_xlim(0, span_px)
-            ax.set_ylim(height, 0)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if j == 0:
-                ax.set_ylabel(
-                    row_labels[row],
-                    rotation=0,
-                    ha="right",
-                    va="center",
-                    fontsize=font,
-                    labelpad=4,
-                )
-            if row == rows - 1:
-                ax.set_xlabel(col_labels[col], fontsize=font, labelpad=2)
-            if row == 0 and slot_names and cells[row][col] is not None:
-                for k, name in enumerate((slot_names[0], slot_names[1])):
-                    start = 0 if k == 0 else 1
-                    span = 1 if k == 0 else slots - 1
-                    ax.text(
-                        (start * (width + gap_px) + span * (width + gap_px) / 2 - gap_px / 2),
-                        -height * 0.04,
-                        name,
-                        ha="center",
-                        va="bottom",
-                        fontsize=MIN_FONT,
-                        color="#555555",
-                    )
-            for item in cells[row][col] or ():
-                _draw_item(ax, item, width, height, gap_px, cell_size, font, cmap)
-
-    if title:
-        fig.suptitle(title, y=1 - 0.12 / fig_h, va="top", fontsize=11)
-    if note:
-        fig.text(
-            0.5,
-            1 - (0.15 + (0.45 if title else 0.0)) / fig_h,
-            note,
-            ha="center",
-            va="top",
-            fontsize=8.5,
-            color="#444444",
-        )
-    grid_mid = (top + (fig_h - top - bottom) / 2) / fig_h
-    if row_title:
-        fig.text(
-            0.12 / fig_w, 1 - grid_mid, row_title, rotation=90, ha="left", va="center", fontsize=9.5
-        )
-    if col_title:
-        fig.text(
-            (left + grid_w / 2) / fig_w,
-            0.08 / fig_h,
-            col_title,
-            ha="center",
-            va="bottom",
-            fontsize=9.5,
-        )
-    return fig
-
-
-def _draw_item(
-    ax: object,
-    item: _Item,
-    width: int,
-    height: int,
-    gap_px: int,
-    cell_size: float,
-    font: float,
-    cmap: str,
-) -> None:
-    x0 = item.start * (width + gap_px)
-    w = item.span * width + (item.span - 1) * gap_px
-    if isinstance(item.content, np.ndarray):
-        frame = item.content
-        grey = frame.ndim == 2
-        ax.imshow(  # type: ignore[attr-defined]
-            frame,
-            cmap=cmap if grey else None,
-            vmin=0,
-            vmax=255,
-            extent=(x0, x0 + width, height, 0),
-            interpolation=INTERPOLATION,
-            aspect="auto",
-        )
-        return
-    span_in = cell_size * w / width
-    words = _wrap(item.content, max(4, int(0.9 * span_in * 72 / (0.6 * MIN_FONT))))
-    size = MIN_FONT
-    ax.add_patch(  # type: ignore[attr-defined]
-        Rectangle(
-            (x0, 0),
-            w,
-            height,
-            facecolor=_MARK_FACE if item.hatch else "#f4f4f4",
-            edgecolor=_MARK_EDGE,
-            hatch="///" if item.hatch else None,
-            linewidth=0.6,
-        )
-    )
-    ax.text(  # type: ignore[attr-defined]
-        x0 + w / 2,
-        height / 2,
-        "\n".join(words),
-        ha="center",
-        va="center",
-        fontsize=size,
-        color="#333333",
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
-    )
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    """The words of ``text``, a word longer than ``width`` characters broken with hyphens.
-
-    Example:
-        >>> _wrap("never seen", 6), _wrap("unreachable", 6)
-        (['never', 'seen'], ['unrea-', 'chable'])
-    """
-    lines = []
-    for word in text.split():
-        while len(word) > width:
-            lines.append(word[: width - 1] + "-")
-            word = word[width - 1 :]
-        lines.append(word)
-    return lines
+__all__ = [
+    "INTERPOLATION",
+    "MIN_FONT",
+    "NEVER_SEEN",
+    "NOT_RECALLED",
+    "NO_REAL",
+    "digit_grid",
+    "recall_grid",
+    "side_by_side",
+]
