@@ -26,8 +26,16 @@ def test_a_ppo_run_writes_the_memory_to_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     env = minigrid_env()
+    seen = []
     callback = MemoryCallback(
-        every=64, model="A", steps=3, judge_every=2, judge_steps=20, seed=0, device="cpu"
+        every=64,
+        on_update=seen.append,
+        model="A",
+        steps=3,
+        judge_every=2,
+        judge_steps=20,
+        seed=0,
+        device="cpu",
     )
     agent = PPO(
         "MlpPolicy",
@@ -52,7 +60,8 @@ def test_a_ppo_run_writes_the_memory_to_tensorboard(tmp_path):
     assert "time/fps" in tags["scalars"]  # the agent's own entries are still written
     known = events.Scalars("memory/states_known")
     assert [e.step for e in known] == [64, 128, 192, 256]
-    assert [e.value for e in known] == [u.scalars["memory/states_known"] for u in callback.updates]
+    assert seen == callback.updates and [u.env_steps for u in seen] == [64, 128, 192, 256]
+    assert [e.value for e in known] == [u.scalars["memory/states_known"] for u in seen]
     assert known[-1].value == env.get_wrapper_attr("memory").num_keys
     assert [e.step for e in events.Scalars("memory/judge_accuracy")] == [64, 192]
     assert tags["images"] == ["memory/recall_grid"]
@@ -90,3 +99,5 @@ def test_a_callback_takes_a_trainer_or_the_options_to_build_one():
         MemoryCallback(trainer, steps=3)
     with pytest.raises(InvalidValueError, match="every"):
         MemoryCallback(every=0)
+    with pytest.raises(InvalidValueError, match="on_update"):
+        MemoryCallback(on_update="print")

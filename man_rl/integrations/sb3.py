@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
@@ -84,6 +85,8 @@ class MemoryCallback(BaseCallback):
         memory: the memory the env fills (default: found in the training env,
             :func:`find_memory`).
         every: env steps between updates (all envs' steps counted, as ``num_timesteps``).
+        on_update: called with each :class:`MemoryUpdate` after it is logged (to keep
+            snapshots of the grid, say); :attr:`updates` holds only the last 10.
         verbose: SB3's verbosity (1 prints a line per judge call).
         trainer_options: :class:`MemoryTrainer` keywords (``model``, ``steps``,
             ``judge_every``, ``layout``...), when it is built here.
@@ -95,6 +98,7 @@ class MemoryCallback(BaseCallback):
         *,
         memory: ShortTermMemory | None = None,
         every: int = 1000,
+        on_update: Callable[[MemoryUpdate], None] | None = None,
         verbose: int = 0,
         **trainer_options: Any,
     ) -> None:
@@ -105,6 +109,9 @@ class MemoryCallback(BaseCallback):
         self._memory = memory
         self._options = trainer_options
         self.every = check_positive_int("every", every)
+        if on_update is not None and not callable(on_update):
+            raise InvalidValueError(f"on_update must be callable, got {on_update!r}")
+        self.on_update = on_update
         self.updates: list[MemoryUpdate] = []  # the last few, for inspection
         self._next = self.every
 
@@ -121,6 +128,8 @@ class MemoryCallback(BaseCallback):
             if update is not None:
                 self._log(update)
                 self.updates = [*self.updates[-9:], update]
+                if self.on_update is not None:
+                    self.on_update(update)
         return True
 
     def _log(self, update: MemoryUpdate) -> None:

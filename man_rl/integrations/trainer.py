@@ -261,7 +261,7 @@ class MemoryTrainer:
             layout=self.layout,
             reachable=self.reachable,
             seed=self.seed,
-            title=f"{len(model.keys)} states known after {model.training_state.step} steps",
+            title=f"{len(model.keys)} states known, {model.training_state.step} training steps",
         )
         fig.set_dpi(self.grid_dpi)
         return figure_pixels(fig)
