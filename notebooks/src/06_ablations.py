@@ -60,7 +60,8 @@ rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
 if not rows:
     print(f"no results at {RESULTS}: run the command in REPRODUCTION.md")
 envs = list(dict.fromkeys(row["env"] for row in rows))
-fig = Figure(figsize=(12, 2.2 + 0.22 * len(rows)), layout="constrained")
+per_env = max((sum(row["env"] == env for row in rows) for env in envs), default=1)
+fig = Figure(figsize=(12, 1.2 + 0.24 * per_env), layout="constrained")
 axes = fig.subplots(1, max(1, len(envs)), squeeze=False, sharey=True)[0]
 for ax, env in zip(axes, envs, strict=False):
     mine = [row for row in rows if row["env"] == env]
@@ -72,13 +73,13 @@ for ax, env in zip(axes, envs, strict=False):
         ax.text(row["accuracy"] + 0.01, y, f"{row['accuracy']:.2f}", va="center", fontsize=8)
     ax.axvline(mine[0]["ceiling"], color="black", linestyle="--", linewidth=0.8)
     ax.set_yticks(range(len(mine)), names, fontsize=8)
-    ax.invert_yaxis()
     ax.set_xlim(0, 1.1)
     ax.set_xlabel("judge accuracy of recalled screens", fontsize=9)
     steps = {row["steps"] for row in mine}
     ax.set_title(f"{env} ({', '.join(map(str, steps))} steps each)", fontsize=10)
     ax.tick_params(axis="x", labelsize=8)
 if rows:
+    axes[0].invert_yaxis()  # the panels share it: paper first, at the top
     show(fig)
 for row in rows:
     recognition = "" if row["recognition"] is None else f", recognition {row['recognition']}"
