@@ -11,8 +11,9 @@ KL(N(mu, var) || N(lam c'_i, I)) + ``lambda_root`` * ||h - h_hat||^2 +
 Empty-5x5's real frames recognised after 200 steps against 0.0, both 1.0 from 400 on, but it
 collapsed the recall of varied screens to one picture per state: on Dynamic-Obstacles-5x5,
 1,500 steps, samples of a state were 0.07x as varied as its real screens with 10 and 0.78x
-with 1), its zero padding, which holds the detail within a state, ``kl_weight`` (1, so that
-detail stays cheap to keep).
+with 1; the cost: on Empty-8x8's 142 states, 600 steps, recall 0.99 but 0.00 of unseen real
+frames recognised: pass 10 where recognition matters more than variety), its zero padding
+(the detail within a state) ``kl_weight`` (1, so that detail stays cheap to keep).
 
 Recall of state ``i`` samples ``z ~ N(lam c'_i, I)`` and decodes it. Recognition encodes a
 screen and answers the state whose prior mean is nearest to the encoding's mean, or ``None``
@@ -105,8 +106,7 @@ class TypeBConfig:
         lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
         lambda_recognition: weight of ``-log p(state | mu)`` (0 turns it off).
         kl_weight: weight of the KL over the zero-padding dimensions (1 is the plain VAE).
-        class_kl_weight: weight of the KL over the one-hot dimensions (default 1; see the module
-            docstring for what 10 buys and costs).
+        class_kl_weight: weight of the KL over the one-hot part (1; 10: see the module doc).
         lam: distance of each prior mean from the origin (the paper's lambda).
         state_readout: the long-term decoder reads ``z``'s one-hot part as the state posterior
             ``softmax(lam z[:K])`` (see :meth:`TypeB.decode_root`).
