@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,9 +133,32 @@ def start_collect(out, steps=10**7, *extra, start_new_session=False):
     )
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its descendants (Linux ``/proc``)."""
+    parent, ticks = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        # the fields after the name: state ppid pgrp ... utime (12th) stime (13th)
+        child = int(stat.parent.name)
+        parent[child], ticks[child] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, up in parent.items() if up in tree} - tree
+        tree, grew = tree | more, bool(more)
+    return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until_collecting(process, seconds=2.5):
-    # Long enough for imports and the first steps; the loop then runs until signalled.
-    time.sleep(seconds)
+    # Long enough for imports and the first steps; the loop then runs until signalled. Counted
+    # in CPU seconds of the run's processes, not wall time, so a loaded machine (the test
+    # suite runs on 2 workers) waits longer instead of signalling a run still importing.
+    deadline = time.monotonic() + 30 * seconds
+    while tree_cpu_seconds(process.pid) < seconds and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
     assert process.poll() is None, process.communicate()
 
 
@@ -179,7 +203,7 @@ def signal_worker_collection(tmp_path, send):
     """Run ``collect --workers 2``, signal it with ``send(process)``; (process, out, err)."""
     process = start_collect(tmp_path / "m.manrl", 10**7, "--workers", "2", start_new_session=True)
     try:
-        wait_until_collecting(process, seconds=4)
+        wait_until_collecting(process, seconds=9)
         send(process)
         stdout, stderr = process.communicate(timeout=60)
     finally:
