@@ -16,6 +16,7 @@ SUITES = (
     "pipeline_bench",
     "recall_bench",
     "report_bench",
+    "growth_bench",
 )
 
 

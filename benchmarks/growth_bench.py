@@ -106,8 +106,13 @@ def growth_run(
     budget: int,
     seed: int = 0,
     share: float = 0.5,
+    settle: float = 0.0,
 ) -> GrowthRun:
-    """Fresh model of all states against one grown from the states met first."""
+    """Fresh model of all states against one grown from the states met first.
+
+    The first model trains until its states reach the target, then ``settle`` times as many
+    steps again (0: grown the moment it knows them; beside an agent it trains all along).
+    """
     keys = memory.keys
     cut = max(1, round(share * len(keys)))
     old, new = keys[:cut], keys[cut:]
@@ -117,6 +122,8 @@ def growth_run(
     fresh_steps, fresh_accuracy = steps_to_target(fresh, memory, keys, judge, seed=seed, **chunks)
     model = cls.for_memory(first, seed=seed)
     first_steps, _ = steps_to_target(model, first, old, judge, seed=seed, **chunks)
+    if settle > 0:
+        model.fit(first, max(1, round(settle * first_steps)), progress=False)
     old_before = accuracy(model, old, judge)
     model.grow(new, memory=memory)
     new_at_growth = accuracy(model, new, judge)
@@ -135,8 +142,19 @@ def growth_run(
     )
 
 
+def _steps(steps: int, reached: float) -> str:
+    return str(steps) if reached >= TARGET else f"{steps} (not reached: {reached:.2f})"
+
+
 def growth_rows(
-    env_id: str, *, collect_steps: int, capacity: int, check_every: int, budget: int, seeds: int
+    env_id: str,
+    *,
+    collect_steps: int,
+    capacity: int,
+    check_every: int,
+    budget: int,
+    seeds: int,
+    settle: float = 0.0,
 ) -> list[Row]:
     from man_rl.ltm import TypeA, TypeB
 
@@ -144,19 +162,20 @@ def growth_rows(
     judge = train_judge(memory, seed=0)
     rows = []
     for cls in (TypeA, TypeB):
-        runs = [
-            growth_run(cls, memory, judge, check_every=check_every, budget=budget, seed=s)
-            for s in range(seeds)
-        ]
-        grown = "/".join(str(r.grown_steps) for r in runs)
-        fresh = "/".join(str(r.fresh_steps) for r in runs)
+        chunks = {"check_every": check_every, "budget": budget, "settle": settle}
+        runs = [growth_run(cls, memory, judge, seed=s, **chunks) for s in range(seeds)]
+        grown = "/".join(_steps(r.grown_steps, r.new_after) for r in runs)
+        fresh = "/".join(_steps(r.fresh_steps, r.fresh_accuracy) for r in runs)
         old = ", ".join(f"{r.old_before:.2f} -> {r.old_after:.2f}" for r in runs)
         at_growth = "/".join(f"{r.new_at_growth:.2f}" for r in runs)
+        for r in runs:
+            print(f"[growth_bench] {env_id} Type {cls.kind}: {r}", file=sys.stderr, flush=True)
         run = runs[0]
         rows.append(
             Row(
                 f"Type {cls.kind} grown by states met late, {env_id} "
-                f"({run.old_states} + {run.new_states} states), seeds 0-{seeds - 1}",
+                f"({run.old_states} + {run.new_states} states), first model trained to "
+                f"target{f' + {settle:g}x as long' if settle else ''}, seeds 0-{seeds - 1}",
                 f"{grown} steps to new-state acc >= {TARGET} (acc at growth {at_growth}; "
                 f"old states {old})",
                 f"fresh model of all states {fresh} steps",
@@ -196,6 +215,11 @@ def agent_rows(total: int, repeats: int, every: int, steps: int, judge_every: in
     for _ in range(repeats):
         without.append(agent_steps_per_s(total, None))
         with_callback.append(agent_steps_per_s(total, options))
+        print(
+            f"[growth_bench] PPO steps/s without {without[-1]:.0f}, with {with_callback[-1]:.0f}",
+            file=sys.stderr,
+            flush=True,
+        )
     bare, beside = statistics.median(without), statistics.median(with_callback)
     return [
         Row(
@@ -210,7 +234,14 @@ def agent_rows(total: int, repeats: int, every: int, steps: int, judge_every: in
     ]
 
 
-def run(quick: bool = False) -> list[Row]:
+def run(
+    quick: bool = False,
+    seeds: int = 3,
+    agent_steps: int = 20_000,
+    repeats: int = 3,
+    settles: Sequence[float] = (0.0, 1.0),
+    parts: Sequence[str] = ("growth", "agent"),
+) -> list[Row]:
     """The growth rows and the agent-speed row (tiny settings with ``quick``)."""
     if quick:
         return growth_rows(
@@ -221,21 +252,35 @@ def run(quick: bool = False) -> list[Row]:
             budget=10,
             seeds=1,
         ) + agent_rows(total=256, repeats=1, every=128, steps=2, judge_every=2)
-    return growth_rows(
-        "MiniGrid-Empty-5x5-v0",
-        collect_steps=3000,
-        capacity=50,
-        check_every=10,
-        budget=1500,
-        seeds=3,
-    ) + agent_rows(total=20_000, repeats=3, every=1000, steps=20, judge_every=10)
+    rows = []
+    for settle in settles if "growth" in parts else ():
+        rows += growth_rows(
+            "MiniGrid-Empty-5x5-v0",
+            collect_steps=3000,
+            capacity=50,
+            check_every=10,
+            budget=1500,
+            seeds=seeds,
+            settle=settle,
+        )
+    if "agent" in parts:
+        rows += agent_rows(agent_steps, repeats, every=1000, steps=20, judge_every=10)
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.growth_bench")
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
+    parser.add_argument("--seeds", type=int, default=3, help="growth runs per model type")
+    parser.add_argument("--agent-steps", type=int, default=20_000, help="PPO steps per run")
+    parser.add_argument("--repeats", type=int, default=3, help="PPO runs with and without")
+    parser.add_argument(
+        "--settle", type=float, nargs="+", default=[0.0, 1.0], help="first model's extra steps"
+    )
+    parser.add_argument("--parts", nargs="+", choices=("growth", "agent"), default=None)
     args = parser.parse_args(argv)
-    rows = run(quick=args.quick)
+    parts = args.parts or ("growth", "agent")
+    rows = run(args.quick, args.seeds, args.agent_steps, args.repeats, args.settle, parts)
     print(f"machine: {machine()}")
     print(render_table(rows))
     return 0

@@ -5,7 +5,9 @@ for every key of the memory the model does not know, unless ``grow=False``). The
 weights stay, the optimiser's moments too (Adam's ``exp_avg`` / ``exp_avg_sq`` of a grown
 parameter are padded with zeros, its step count kept), and the new weights start so that
 the old states' outputs do not change: recall of an old key with a fixed generator gives
-the same frames before and after growth.
+the same frames before and after growth (exactly; with Type B's state readout up to float
+rounding, as the new state's posterior entry, about ``e**-36`` for an old state's draw,
+joins the softmax's sum).
 
 - **Type A** (one-hot condition, width ``K``): the long-term encoder's and decoder's first
   layers get one input column per new state, started as a copy of the column of the known
@@ -13,14 +15,16 @@ the same frames before and after growth.
   known columns without a memory), so a new state starts out recalling its neighbour and
   only has to learn how it differs. An old state's one-hot is 0 there, so its outputs are
   untouched. With ``condition="prototype"`` the condition is root-vector wide: only the
-  prototype buffers grow (a zero row, taken over by the state's first batch). A state
-  head (``lambda_recognition`` / ``lambda_recall``) gets a zero row biased to the mean.
+  prototype buffers grow, by the new state's mean ``E(x)`` (a zero row where the memory
+  has no frame of it, which its first batch sets). A state head (``lambda_recognition`` /
+  ``lambda_recall``) gets a zero row biased to the mean.
 - **Type B** keeps the paper's priors, one ``lam``-hot latent dimension per state
   (``latent_dim = K + padding``): a new state is a new dimension after the ``K`` state
   dimensions, the padding unchanged. The encoder's ``mu`` / ``log_var`` rows of it start at
   zero, so every old frame's KL and recognition stay what they were (its new coordinate
   has mean 0, variance 1: the prior's); the long-term decoder gets an input column (a copy
-  of the nearest state's with the state readout, zero reading raw ``z``), the readout's
+  of the nearest state's with the state readout, zero reading raw ``z``; prototype rows as
+  Type A's with the prototype readout), the readout's
   ``sqrt(latent_dim)`` scale stays the built model's (:func:`readout_scale`), and
   ``kl_weights`` grows.
   One dimension per state is kept over a fixed-size code (states as points on a sphere of
@@ -135,6 +139,14 @@ def readout_scale(model: Any) -> float:
 
 
 @dataclass
+class _Start:
+    """Where each new state's weights start: the look-alike known state, its own root."""
+
+    sources: list[int | None]
+    roots: list[torch.Tensor | None]
+
+
+@dataclass
 class _Resize:
     """One tensor of the model replaced by a bigger one.
 
@@ -165,15 +177,17 @@ def _pick(columns: torch.Tensor, sources: list[int | None]) -> torch.Tensor:
     return torch.stack(picked, dim=1)
 
 
-def _state_columns(
-    layer: nn.Linear, k: int, sources: list[int | None], copy: bool = True
-) -> list[_Resize]:
-    """New input columns of ``layer`` at ``k`` (after its ``k`` state columns)."""
+def _state_columns(layer: nn.Linear, k: int, start: _Start, copy: bool = True) -> list[_Resize]:
+    """New input columns of ``layer`` at ``k`` (after its ``k`` state columns).
+
+    ``copy``: each the look-alike state's column (the known ones' mean without one), else 0.
+    """
     weight = layer.weight.detach()
     states = weight[:, :k]
-    fill = _pick(states, sources) if copy else weight.new_zeros(weight.shape[0], len(sources))
+    n = len(start.sources)
+    fill = _pick(states, start.sources) if copy else weight.new_zeros(weight.shape[0], n)
     value = torch.cat([states, fill, weight[:, k:]], dim=1)
-    return [_Resize(layer, "weight", value, 1, _keep(weight.shape[1], k, len(sources)))]
+    return [_Resize(layer, "weight", value, 1, _keep(weight.shape[1], k, n))]
 
 
 def _rows(owner: nn.Module, name: str, fill: torch.Tensor) -> _Resize:
@@ -191,30 +205,37 @@ def _head_rows(head: nn.Linear, n: int) -> list[_Resize]:
     ]
 
 
-def _prototype_rows(model: nn.Module, n: int) -> list[_Resize]:
+def _prototype_rows(model: nn.Module, start: _Start) -> list[_Resize]:
+    """New prototype rows: each state's mean root vector (seen once) where it has frames.
+
+    A state without frames gets zero, unseen: its first batch sets it.
+    """
     protos = model.prototypes
+    zero = protos.new_zeros(protos.shape[1])
+    rows = [zero if root is None else root.to(protos) for root in start.roots]
+    seen = [0.0 if root is None else 1.0 for root in start.roots]
     return [
-        _rows(model, "prototypes", protos.new_zeros(n, protos.shape[1])),
-        _rows(model, "prototype_seen", model.prototype_seen.new_zeros(n)),
+        _rows(model, "prototypes", torch.stack(rows)),
+        _rows(model, "prototype_seen", model.prototype_seen.new_tensor(seen)),
     ]
 
 
-def _type_a(model: Any, sources: list[int | None]) -> list[_Resize]:
-    k, n = len(model.key_index), len(sources)
+def _type_a(model: Any, start: _Start) -> list[_Resize]:
+    k, n = len(model.key_index), len(start.sources)
     changes: list[_Resize] = []
     if model.config.condition == "one_hot":
-        changes += _state_columns(model.enc_long[0], k, sources)
-        changes += _state_columns(model.dec_long[0], k, sources)
+        changes += _state_columns(model.enc_long[0], k, start)
+        changes += _state_columns(model.dec_long[0], k, start)
     else:
-        changes += _prototype_rows(model, n)
+        changes += _prototype_rows(model, start)
     if hasattr(model, "state_head"):
         changes += _head_rows(model.state_head, n)
     return changes
 
 
-def _type_b(model: Any, sources: list[int | None]) -> list[_Resize]:
+def _type_b(model: Any, start: _Start) -> list[_Resize]:
     cfg = model.config
-    k, n, latent = len(model.key_index), len(sources), cfg.latent_dim
+    k, n, latent = len(model.key_index), len(start.sources), cfg.latent_dim
     last = model.enc_long[-1]  # rows: mu (latent), then log_var (latent)
     keep = torch.cat([_keep(latent, k, n), _keep(latent, k, n) + latent + n])
     changes = []
@@ -225,15 +246,41 @@ def _type_b(model: Any, sources: list[int | None]) -> list[_Resize]:
         value = torch.cat([_insert(mu, 0, k, fill), _insert(log_var, 0, k, fill)])
         changes.append(_Resize(last, name, value, 0, keep))
     if cfg.prototype_readout:
-        changes += _prototype_rows(model, n)
+        changes += _prototype_rows(model, start)
     elif cfg.state_readout:  # dec_long reads softmax(lam z[:K]) * readout_scale(model)
-        changes += _state_columns(model.dec_long[0], k, sources)
+        changes += _state_columns(model.dec_long[0], k, start)
     else:  # raw z: an old state's new coordinate is noise, so its column must start at 0
-        changes += _state_columns(model.dec_long[0], k, sources, copy=False)
+        changes += _state_columns(model.dec_long[0], k, start, copy=False)
     return changes
 
 
 _PLANS = {"A": _type_a, "B": _type_b}
+
+
+def _starts(model: Any, new_keys: list[Hashable], memory: ShortTermMemory | None) -> _Start:
+    none: list[Any] = [None] * len(new_keys)
+    if memory is None:
+        return _Start(none, list(none))
+    counts = memory.counts()
+    known = [i for i, key in enumerate(model.keys) if counts.get(key, 0) > 0]
+    device = next(model.parameters()).device
+
+    def mean_root(key: Hashable) -> torch.Tensor | None:
+        if counts.get(key, 0) == 0:
+            return None
+        frames = memory.queue(key)[-NEAREST_FRAMES:]
+        return model.encoder(frames_to_tensor(frames, device)).mean(dim=0)
+
+    with torch.no_grad():
+        roots = [mean_root(key) for key in new_keys]
+        if not known:
+            return _Start(none, roots)
+        table = torch.stack([mean_root(model.keys[i]) for i in known])  # type: ignore[misc]
+        sources = [
+            None if root is None else known[int((table - root).square().sum(1).argmin())]
+            for root in roots
+        ]
+    return _Start(sources, roots)
 
 
 def nearest_known(
@@ -245,28 +292,7 @@ def nearest_known(
     of each in ``memory``. ``None`` where the memory holds no frame of the new key or of
     any known key (the new weights then start at the known states' mean).
     """
-    if memory is None:
-        return [None] * len(new_keys)
-    counts = memory.counts()
-    known = [i for i, key in enumerate(model.keys) if counts.get(key, 0) > 0]
-    if not known:
-        return [None] * len(new_keys)
-    device = next(model.parameters()).device
-
-    def mean_root(key: Hashable) -> torch.Tensor:
-        frames = memory.queue(key)[-NEAREST_FRAMES:]
-        return model.encoder(frames_to_tensor(frames, device)).mean(dim=0)
-
-    with torch.no_grad():
-        roots = torch.stack([mean_root(model.keys[i]) for i in known])
-        sources: list[int | None] = []
-        for key in new_keys:
-            if counts.get(key, 0) == 0:
-                sources.append(None)
-                continue
-            distances = (roots - mean_root(key)).square().sum(dim=1)
-            sources.append(known[int(distances.argmin())])
-    return sources
+    return _starts(model, new_keys, memory).sources
 
 
 def grow(
@@ -288,9 +314,9 @@ def grow(
             new.append(key)
     if not new:
         return []
-    sources = nearest_known(model, new, memory)
+    start = _starts(model, new, memory)
     with torch.no_grad():
-        changes = _PLANS[kind](model, sources)
+        changes = _PLANS[kind](model, start)
     state = getattr(model, "training_state", None)
     for change in changes:
         _apply(change, None if state is None else state.optimizer)
