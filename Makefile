@@ -29,8 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	@# two workers: CI has 2 cores, and the notebooks and training tests are CPU-bound
-	$(BIN)/python -m pytest -n 2
+	@# one process: the signal tests time a child run, which another worker's load can starve
+	$(BIN)/python -m pytest
 
 notebooks: $(STAMP)
 	$(BIN)/python notebooks/build.py
