@@ -21,6 +21,7 @@ FIGURES = {
     "04_type_a_vs_b": 4,
     "05_varied_screens": 2,
     "06_ablations": 3,
+    "07_growing_memory": 5,
 }
 SOURCES = sorted((NOTEBOOKS / "src").glob("*.py"))
 
