@@ -205,12 +205,30 @@ def update_prototypes(
     seen[touched] += counts[touched]
 
 
+def frames_as_batch(frames: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
+    """uint8 ``frames`` as a batch ``[N, *frame_shape]`` (one frame becomes a batch of one)."""
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+        raise InvalidTypeError(
+            f"frames must be a uint8 numpy array, got "
+            f"{getattr(frames, 'dtype', type(frames).__name__)}"
+        )
+    if frames.shape == tuple(frame_shape):
+        return frames[None]
+    if frames.shape[1:] != tuple(frame_shape):
+        raise InvalidValueError(
+            f"frames of shape {frames.shape} do not match this model's frame shape "
+            f"{tuple(frame_shape)}; expected (N, {', '.join(map(str, frame_shape))})"
+        )
+    return frames
+
+
 __all__ = [
     "KeyIndex",
     "check_choice",
     "check_non_negative",
     "check_positive_int",
     "check_seed",
+    "frames_as_batch",
     "fresh_seed",
     "make_generator",
     "recall_generator",

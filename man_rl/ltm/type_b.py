@@ -55,6 +55,7 @@ from man_rl.ltm.common import (
     check_non_negative,
     check_positive_int,
     check_seed,
+    frames_as_batch,
     fresh_seed,
     make_generator,
     update_prototypes,
@@ -400,7 +401,7 @@ class TypeB(LongTermMemory):
         and has the same ``N(0, 1)`` prior for every state, so it says nothing about which
         state a screen shows.
         """
-        batch = self._as_batch(frames)
+        batch = frames_as_batch(frames, self.frame_shape)
         num_keys, lam = len(self.key_index), self.config.lam
         out = []
         with torch.no_grad():
@@ -433,23 +434,6 @@ class TypeB(LongTermMemory):
         keys = self.key_index.keys
         pairs = zip(nearest.tolist(), inside.tolist(), strict=True)
         return [keys[i] if ok else None for i, ok in pairs]
-
-    def _as_batch(self, frames: np.ndarray) -> np.ndarray:
-        from man_rl.errors import InvalidTypeError
-
-        if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-            raise InvalidTypeError(
-                f"frames must be a uint8 numpy array, got "
-                f"{getattr(frames, 'dtype', type(frames).__name__)}"
-            )
-        if frames.shape == self.frame_shape:
-            return frames[None]
-        if frames.shape[1:] != self.frame_shape:
-            raise InvalidValueError(
-                f"frames of shape {frames.shape} do not match this model's frame shape "
-                f"{self.frame_shape}; expected (N, {', '.join(map(str, self.frame_shape))})"
-            )
-        return frames
 
 
 __all__ = ["DEFAULT_LAM", "DEFAULT_RADIUS", "TypeB", "TypeBConfig", "TypeBOutput"]
