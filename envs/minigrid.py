@@ -63,7 +63,9 @@ def _grid(base: Any) -> Any:
 
 
 def _open(cell: Any) -> bool:
-    return cell is None or cell.can_overlap()
+    # a door opens, and an object that can be picked up (a key, a ball, a box) does not hold its
+    # cell for good: it is carried off or, as Dynamic-Obstacles' balls do, moves on
+    return cell is None or cell.can_overlap() or cell.can_pickup() or cell.type == "door"
 
 
 def free_cells(env_or_id: Any) -> list[tuple[int, int]]:
@@ -109,7 +111,8 @@ def minigrid_reachable_states(env_or_id: Any) -> list[tuple[int, int, int]]:
     builds) from the agent's cell with MiniGrid's moves. On a cell it can walk through, every
     direction can be reached by turning; a cell that ends the episode on entry (goal, lava)
     is seen only facing the directions it can be entered with, and the search does not go
-    past it. Closed doors, walls and objects block. MiniGrid-Empty-5x5-v0: 8 cells x 4 + 2
+    past it. Walls and fixed objects block; doors (they open) and objects that can be picked
+    up or that move (keys, balls, boxes) do not. MiniGrid-Empty-5x5-v0: 8 cells x 4 + 2
     = 34; ``ManRL/Empty-4x4-v0``: 14 of its 16 states.
 
     Returns:
@@ -134,7 +137,7 @@ def _search(grid: Any, start: tuple[int, int]) -> set[tuple[int, int, int]]:
 
     def passable(x: int, y: int) -> bool:
         cell = grid.get(x, y)
-        return cell is None or (cell.can_overlap() and cell.type not in _ENDS_EPISODE)
+        return _open(cell) and (cell is None or cell.type not in _ENDS_EPISODE)
 
     def ends(x: int, y: int) -> bool:
         cell = grid.get(x, y)

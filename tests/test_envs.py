@@ -122,6 +122,38 @@ def test_minigrid_layout_skips_walls_inside_the_grid():
     assert len(cells) < (19 - 2) ** 2
 
 
+def test_minigrid_layout_keeps_the_cells_moving_objects_stood_on():
+    # Dynamic-Obstacles' balls move every step: a layout read from one reset used to miss the
+    # cells they started on, so states the agent later stood in had no place in the grid.
+    env_id = "MiniGrid-Dynamic-Obstacles-5x5-v0"
+    layout, reachable = layout_for(env_id), set(reachable_states(env_id))
+    env = gym.make(env_id)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    ball_cells = {tuple(int(v) for v in ball.cur_pos) for ball in env.unwrapped.obstacles}
+    visited = set()
+    for episode in range(100):
+        env.reset(seed=episode)
+        for _ in range(30):
+            visited.add(minigrid_key(env))
+            _, _, terminated, truncated, _ = env.step(int(rng.integers(3)))
+            if terminated or truncated:
+                break
+    env.close()
+    assert ball_cells <= set(free_cells(env_id)) and len(free_cells(env_id)) == 9
+    assert len(visited) > 20
+    assert visited <= set(layout.keys) and visited <= reachable
+
+
+def test_minigrid_layout_keeps_doors_and_keys():
+    cells = set(free_cells("MiniGrid-DoorKey-5x5-v0"))
+    env = gym.make("MiniGrid-DoorKey-5x5-v0")
+    env.reset(seed=0)
+    grid = env.unwrapped.grid
+    kinds = {grid.get(x, y).type for x, y in cells if grid.get(x, y) is not None}
+    assert {"door", "key"} <= kinds and "wall" not in kinds
+
+
 def test_discrete_layout():
     layout = discrete_layout(5)
     assert layout.shape == (1, 5)
