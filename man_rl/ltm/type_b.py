@@ -49,13 +49,13 @@ import torch
 from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
+from man_rl.ltm import recognition
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
     check_non_negative,
     check_positive_int,
     check_seed,
-    frames_as_batch,
     fresh_seed,
     make_generator,
     update_prototypes,
@@ -78,10 +78,10 @@ from man_rl.ltm.networks import (
     ConvPlan,
     Decoder,
     Encoder,
-    frames_to_tensor,
     init_weights,
     mlp,
 )
+from man_rl.ltm.recognition import DEFAULT_RADIUS
 
 #: Latent dimensions added after the one-hot part by default (the paper's zero padding).
 DEFAULT_PADDING = 16
@@ -89,8 +89,6 @@ DEFAULT_PADDING = 16
 DEFAULT_LAM = 6.0
 #: Weight of the KL over the latent's one-hot part (see the module docstring).
 DEFAULT_CLASS_KL_WEIGHT = 1.0
-#: Radius of the ball around each prior mean inside which an encoding is recognised.
-DEFAULT_RADIUS = 3.0
 
 
 @dataclass(frozen=True)
@@ -396,22 +394,9 @@ class TypeB(LongTermMemory):
     def prior_distances(self, frames: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Distance of each frame's encoding mean to each state's prior mean: ``[N, K]``.
 
-        The distance is measured over the latent's one-hot part (its first ``K`` coordinates,
-        ``K`` the number of states); the zero padding after it holds detail *within* a state
-        and has the same ``N(0, 1)`` prior for every state, so it says nothing about which
-        state a screen shows.
+        See :func:`man_rl.ltm.recognition.prior_distances`.
         """
-        batch = frames_as_batch(frames, self.frame_shape)
-        num_keys, lam = len(self.key_index), self.config.lam
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(batch), batch_size):
-                chunk = frames_to_tensor(batch[start : start + batch_size], self.device)
-                mu = self.encode(chunk)[1][:, :num_keys].double()
-                # ||mu - lam e_i||^2 = ||mu||^2 - 2 lam mu_i + lam^2, for every i at once
-                squared = mu.square().sum(1, keepdim=True) - 2 * lam * mu + lam**2
-                out.append(squared.clamp_min(0).sqrt().float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, num_keys))
+        return recognition.prior_distances(self, frames, batch_size)
 
     def recognize(
         self, frames: np.ndarray, *, radius: float = DEFAULT_RADIUS
@@ -419,21 +404,10 @@ class TypeB(LongTermMemory):
         """The state key of each frame, or ``None`` ("unknown") for a screen of no known state.
 
         ``frames``: uint8 ``[N, *frame_shape]`` (or a single frame, giving a list of one).
-        A frame is given the state whose prior mean is nearest to its encoding's mean (the
-        prior means all have the same norm, so this is also the prior giving the mean the
-        highest density). It is ``None`` when that distance (see :meth:`prior_distances`) is
-        more than ``radius`` = 3: outside the 3-sigma ball of every unit-variance prior. With
-        ``lam = 6`` the balls never overlap (their centres are ``6 * sqrt(2)`` apart).
+        The nearest prior mean's state, ``None`` outside every prior's ``radius`` (3-sigma)
+        ball; see :func:`man_rl.ltm.recognition.recognize`.
         """
-        radius = check_non_negative("radius", radius)
-        distances = self.prior_distances(frames)
-        if len(distances) == 0:
-            return []
-        nearest = distances.argmin(axis=1)
-        inside = distances[np.arange(len(distances)), nearest] <= radius
-        keys = self.key_index.keys
-        pairs = zip(nearest.tolist(), inside.tolist(), strict=True)
-        return [keys[i] if ok else None for i, ok in pairs]
+        return recognition.recognize(self, frames, radius=radius)
 
 
 __all__ = ["DEFAULT_LAM", "DEFAULT_RADIUS", "TypeB", "TypeBConfig", "TypeBOutput"]

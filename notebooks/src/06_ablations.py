@@ -25,10 +25,10 @@ from matplotlib.figure import Figure
 
 import man_rl
 from man_rl import TypeB
-from man_rl.envs import random_walk_memory
+from man_rl.envs import layout_for, random_walk_memory
 from man_rl.evaluation import evaluate, recognition_accuracy, train_judge
 from man_rl.ltm.presets import SWITCHES, departures, preset
-from man_rl.plotting import infer_layout, recall_grid
+from man_rl.plotting import recall_grid
 
 SMALL = os.environ.get("MAN_RL_SMALL") == "1"
 RESULTS = Path(man_rl.__file__).resolve().parents[1] / "benchmarks" / "ablation_results.json"
@@ -122,9 +122,7 @@ for name in ("paper", "recommended"):
 print("\n".join(lines))
 
 # %%
-# the layout of every state the memory saw (the env's own layout is drawn from one reset, whose
-# balls hide the cells they stand on)
-layout = infer_layout(sorted(train.keys))
+layout = layout_for(ENV)  # position x direction, the cells the balls started on included
 for name, model in models.items():
     recalled = {key: model.recall(key, 3, seed=0) for key in model.keys if key in layout.cells}
     real = {key: train.queue(key)[-1] for key in train.keys if key in layout.cells}
