@@ -22,6 +22,7 @@ memory's real frames (its training is not counted in any model's time):
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,17 +156,23 @@ def cell_key_rows(quick: bool, frame_shape: tuple[int, ...] = (84, 84)) -> list[
     shape = "x".join(map(str, frame_shape))
     rows = []
     for cls in (TypeA, TypeB):
-        times = {}
+        models = {}
         for keys in (100, many):
             memory = ShortTermMemory(capacity=4)
             for i, frame in enumerate(frames):
                 memory.add(f"cell-{i % keys}", frame)
             model = cls.for_memory(memory, seed=0)
             model.fit(memory, 3, seed=0, progress=False)  # warm-up: kernels, allocator, Adam
-            steps = 5 if quick else 20
-            start = time.perf_counter()
-            model.fit(memory, steps, progress=False)
-            times[keys] = (time.perf_counter() - start) / steps
+            models[keys] = (model, memory)
+        # interleaved rounds, medians: a machine whose load changes moves both alike
+        samples: dict[int, list[float]] = {keys: [] for keys in models}
+        steps = 2 if quick else 5
+        for _ in range(2 if quick else 4):
+            for keys, (model, memory) in models.items():
+                start = time.perf_counter()
+                model.fit(memory, steps, progress=False)
+                samples[keys].append((time.perf_counter() - start) / steps)
+        times = {keys: statistics.median(values) for keys, values in samples.items()}
         ratio = times[many] / times[100]
         rows.append(
             Row(

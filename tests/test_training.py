@@ -90,6 +90,25 @@ def test_a_checkpoint_resumes_with_the_batches_of_an_uninterrupted_run(tmp_path)
     assert same_weights(once, resumed)
 
 
+def test_adam_is_fused_on_the_cpu_and_a_loop_checkpoint_resumes_fused(tmp_path):
+    stm = toy_memory()
+    model = TypeB.for_memory(stm, seed=0)
+    model.fit(stm, steps=3, seed=0, progress=False, device="cpu")
+    optimizer = model.training_state.optimizer
+    assert [group["fused"] for group in optimizer.param_groups] == [True]
+    fused_history = model.fit(stm, steps=3, progress=False)
+    # the same run on torch's per-parameter loop: the same update, up to float rounding
+    looped = TypeB.for_memory(stm, seed=0)
+    looped.fit(stm, steps=3, seed=0, progress=False, device="cpu")
+    looped.training_state.optimizer.param_groups[0]["fused"] = None
+    looped.save(tmp_path / "loop.manrl")  # as a file written before fused Adam
+    resumed = TypeB.load(tmp_path / "loop.manrl")
+    assert resumed.training_state.optimizer.param_groups[0]["fused"] is True
+    np.testing.assert_allclose(
+        resumed.fit(stm, steps=3, progress=False)["loss"], fused_history["loss"], rtol=1e-4
+    )
+
+
 @pytest.mark.parametrize("cls", MODELS)
 def test_fit_maps_memory_labels_to_model_indices_by_key(cls):
     shape = (4, 4)

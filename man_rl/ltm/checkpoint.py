@@ -36,7 +36,7 @@ from man_rl.errors import CorruptFileError, InvalidTypeError, TrainingDivergedEr
 from man_rl.io.bundle import read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key
 from man_rl.ltm.growth import GrowthLog
-from man_rl.ltm.training import TERMS, TrainingState
+from man_rl.ltm.training import TERMS, TrainingState, adam_options
 
 FILE_KIND = "long_term_memory"
 _WEIGHTS = "weights/"
@@ -177,7 +177,10 @@ def _load_training(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarra
         }
         for index, names in meta["moments"].items()
     }
-    optimizer = torch.optim.Adam(params)
+    options = adam_options(model)
+    for group in groups:  # files from before fused Adam resume with it where it runs
+        group["fused"] = options.get("fused")
+    optimizer = torch.optim.Adam(params, **options)
     optimizer.load_state_dict({"state": moments, "param_groups": groups})
     batch_rng = np.random.default_rng()
     batch_rng.bit_generator.state = meta["batch_rng"]
