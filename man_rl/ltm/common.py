@@ -159,6 +159,15 @@ def check_positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+def check_count(name: str, value: object) -> int:
+    """``value`` as an int >= 0, or an error naming ``name`` and showing the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidTypeError(f"{name} must be an int, got {value!r}")
+    if value < 0:
+        raise InvalidValueError(f"{name} must be >= 0 (0 turns it off), got {value}")
+    return int(value)
+
+
 def check_non_negative(name: str, value: object) -> float:
     """``value`` as a finite float >= 0, or an error naming ``name`` and showing the value."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

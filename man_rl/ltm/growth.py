@@ -220,6 +220,15 @@ def _prototype_rows(model: nn.Module, start: _Start) -> list[_Resize]:
     ]
 
 
+def _bank_rows(model: Any, n: int) -> list[_Resize]:
+    """Empty rings for ``n`` new states (recall draws their prior until training fills them)."""
+    if getattr(model, "bank", None) is None:
+        return []
+    bank = model.bank
+    fill = bank.codes.new_zeros((n, *bank.codes.shape[1:]))
+    return [_rows(bank, "codes", fill), _rows(bank, "written", bank.written.new_zeros(n))]
+
+
 def _type_a(model: Any, start: _Start) -> list[_Resize]:
     k, n = len(model.key_index), len(start.sources)
     changes: list[_Resize] = []
@@ -230,7 +239,7 @@ def _type_a(model: Any, start: _Start) -> list[_Resize]:
         changes += _prototype_rows(model, start)
     if hasattr(model, "state_head"):
         changes += _head_rows(model.state_head, n)
-    return changes
+    return changes + _bank_rows(model, n)
 
 
 def _type_b(model: Any, start: _Start) -> list[_Resize]:
@@ -251,7 +260,7 @@ def _type_b(model: Any, start: _Start) -> list[_Resize]:
         changes += _state_columns(model.dec_long[0], k, start)
     else:  # raw z: an old state's new coordinate is noise, so its column must start at 0
         changes += _state_columns(model.dec_long[0], k, start, copy=False)
-    return changes
+    return changes + _bank_rows(model, n)
 
 
 _PLANS = {"A": _type_a, "B": _type_b}

@@ -48,6 +48,7 @@ _SHARED_PAPER = {
     "lambda_recall": 0.0,
     "root_reduction": "mean",
     "reparameterization": "std",
+    "code_bank": 0,
 }
 _SHARED_RECOMMENDED = {
     **_SHARED_PAPER,
@@ -119,6 +120,9 @@ SWITCHES: dict[str, str] = {
     "prototype root vectors (Type B)",
     "lambda_recall": "0 (both presets) | > 0: recalled screens must be recognised as their "
     "state by the model's own recogniser, held fixed",
+    "code_bank": "0 (both presets: recall draws z from the prior) | n: recall decodes one of "
+    "the posterior means of the state's last n training screens (its aggregate posterior; "
+    "Type B: the zero padding only)",
 }
 
 

@@ -28,10 +28,12 @@ import torch
 from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
+from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
     check_choice,
+    check_count,
     check_non_negative,
     check_positive_int,
     check_seed,
@@ -85,6 +87,9 @@ class TypeAConfig:
             (eq. 9's MSE; see :func:`~man_rl.ltm.losses.root_loss`).
         reparameterization: ``"std"`` (``mu + std * eps``) or ``"variance"`` (eq. 4 as
             printed, ``mu + std**2 * eps``; see :func:`~man_rl.ltm.losses.reparameterize`).
+        code_bank: posterior codes kept per state for recall (0: recall draws ``z`` from
+            the prior, as the paper; ``n > 0``: from the ``mu`` of the state's last ``n``
+            training screens, :class:`~man_rl.ltm.bank.CodeBank`).
         seed: seed of the initial weights.
     """
 
@@ -103,6 +108,7 @@ class TypeAConfig:
     condition_scale: str = "sqrt_latent"
     root_reduction: str = "sum"
     reparameterization: str = "std"
+    code_bank: int = 0
     seed: int = 0
 
 
@@ -157,6 +163,7 @@ class TypeA(LongTermMemory):
         "lambda_recognition": 0.0,
         "lambda_recall": 0.0,
         "condition_scale": "sqrt_latent",
+        "code_bank": 0,
         **LEGACY_FORM,
     }
 
@@ -179,6 +186,7 @@ class TypeA(LongTermMemory):
         condition_scale: str = "sqrt_latent",
         root_reduction: str = "sum",
         reparameterization: str = "std",
+        code_bank: int = 0,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -201,6 +209,7 @@ class TypeA(LongTermMemory):
             lambda_recall=check_non_negative("lambda_recall", lambda_recall),
             condition_scale=check_choice("condition_scale", condition_scale, CONDITION_SCALES),
             **loss_form(root_reduction, reparameterization),
+            code_bank=check_count("code_bank", code_bank),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         num_keys = len(self.key_index)
@@ -218,6 +227,7 @@ class TypeA(LongTermMemory):
         if cfg.condition == "prototype":
             self.register_buffer("prototypes", torch.zeros(num_keys, cfg.root_dim))
             self.register_buffer("prototype_seen", torch.zeros(num_keys))
+        self.bank = CodeBank(num_keys, cfg.code_bank, cfg.latent_dim) if cfg.code_bank else None
         init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
         self.training_state: Any = None  # set by man_rl.ltm.training.fit
 
@@ -265,6 +275,8 @@ class TypeA(LongTermMemory):
         if self.config.condition == "prototype":
             rate = self.config.prototype_rate
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
+        if self.bank is not None and self.training:
+            self.bank.write(labels, out.mu.detach())
         reconstruction = reconstruction_loss(out.logits, frames)
         kl = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
         root = root_loss(
@@ -284,10 +296,15 @@ class TypeA(LongTermMemory):
         return LossTerms(total, reconstruction, kl, root, association, recognition, recall)
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ N(0, I)."""
+        """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ N(0, I).
+
+        With a code bank, ``z`` is one of the state's banked posterior means instead.
+        """
         z = torch.randn(
             (len(labels), self.config.latent_dim), generator=generator, device=labels.device
         )
+        if self.bank is not None:
+            z = self.bank.draw(labels, z, generator)
         root_hat = self.dec_long(torch.cat([self.condition(labels), z], dim=1))
         return torch.sigmoid(self.decoder(root_hat))
 

@@ -50,9 +50,11 @@ from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
 from man_rl.ltm import recognition
+from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
+    check_count,
     check_non_negative,
     check_positive_int,
     check_seed,
@@ -122,6 +124,9 @@ class TypeBConfig:
             screens decoded from the prior of the batch's states, the head held fixed
             (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
         root_reduction, reparameterization: as in :class:`~man_rl.ltm.type_a.TypeAConfig`.
+        code_bank: posterior codes kept per state for recall's zero padding (0: drawn from
+            the prior; see :class:`~man_rl.ltm.bank.CodeBank`); the one-hot part is always
+            drawn from the state's prior.
         seed: seed of the initial weights.
     """
 
@@ -143,6 +148,7 @@ class TypeBConfig:
     lambda_recall: float = 0.0
     root_reduction: str = "sum"
     reparameterization: str = "std"
+    code_bank: int = 0
     seed: int = 0
 
 
@@ -194,6 +200,7 @@ class TypeB(LongTermMemory):
     legacy_config: ClassVar[dict[str, Any]] = {
         "prototype_readout": False,
         "lambda_recall": 0.0,
+        "code_bank": 0,
         **LEGACY_FORM,
     }
 
@@ -219,6 +226,7 @@ class TypeB(LongTermMemory):
         lambda_recall: float = 0.0,
         root_reduction: str = "sum",
         reparameterization: str = "std",
+        code_bank: int = 0,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -267,6 +275,7 @@ class TypeB(LongTermMemory):
             prototype_rate=check_non_negative("prototype_rate", prototype_rate),
             lambda_recall=check_non_negative("lambda_recall", lambda_recall),
             **loss_form(root_reduction, reparameterization),
+            code_bank=check_count("code_bank", code_bank),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         cfg = self.config
@@ -282,6 +291,8 @@ class TypeB(LongTermMemory):
         if cfg.prototype_readout:
             self.register_buffer("prototypes", torch.zeros(num_keys, cfg.root_dim))
             self.register_buffer("prototype_seen", torch.zeros(num_keys))
+        padding = cfg.latent_dim - num_keys
+        self.bank = CodeBank(num_keys, cfg.code_bank, padding) if cfg.code_bank else None
         weights = torch.full((cfg.latent_dim,), cfg.kl_weight)
         weights[:num_keys] = cfg.class_kl_weight
         self.register_buffer("kl_weights", weights, persistent=False)
@@ -339,6 +350,8 @@ class TypeB(LongTermMemory):
         if self.config.prototype_readout:
             rate = self.config.prototype_rate
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
+        if self.bank is not None and self.training:
+            self.bank.write(labels, out.mu.detach()[:, len(self.key_index) :])
         reconstruction = reconstruction_loss(out.logits, frames)
         kl = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
         cfg = self.config
@@ -368,6 +381,9 @@ class TypeB(LongTermMemory):
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ their prior."""
         z = self.prior_means(labels) + prior_noise(self, len(labels), generator, labels.device)
+        if self.bank is not None:  # the padding from the state's banked codes
+            k = len(self.key_index)
+            z = torch.cat([z[:, :k], self.bank.draw(labels, z[:, k:], generator)], dim=1)
         return torch.sigmoid(self.decoder(self.decode_root(z)))
 
     def decode_root(self, z: torch.Tensor) -> torch.Tensor:
