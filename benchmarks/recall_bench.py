@@ -8,7 +8,8 @@ memory's real frames (its training is not counted in any model's time):
   key = paddle x from RAM, 6 states, random actions): judge accuracy >= 0.95x the judge's
   ceiling, Type A and Type B, and the time to it;
 - **Dynamic-Obstacles-5x5** (moving balls, so a state's screens vary): diversity in 0.6-1.4
-  and fidelity <= 1.5, both types;
+  and fidelity <= 1.5, both types, recalling from banked posterior codes (``code_bank=64``),
+  and beside them the same models drawing from the prior (up to 3,000 steps);
 - **Empty-16x16** (tile 8, 128x128 screens, ~780 states seen): judge accuracy >= 0.95x the
   ceiling and the time to it;
 - **cell keys by the thousand**: seconds per training step of a model over 100 keys and
@@ -57,6 +58,10 @@ class Run:
             f"judge acc {r.accuracy:.3f} (ceiling {r.ceiling or 0:.3f}), fidelity {fidelity} "
             f"(mean frame {r.mean_frame_fidelity or 0:.2f}), diversity {diversity}"
         )
+
+
+#: Recall from each state's banked posterior codes (:mod:`man_rl.ltm.bank`), both types.
+BANKED = {"A": {"code_bank": 64}, "B": {"code_bank": 64}}
 
 
 def train_until(
@@ -127,11 +132,14 @@ def type_rows(
     judge = train_judge(memory, seed=0)
     rows = []
     for cls in (TypeA, TypeB):
-        model = cls.for_memory(memory, seed=0, **(options or {}).get(cls.kind, {}))
+        chosen = (options or {}).get(cls.kind, {})
+        model = cls.for_memory(memory, seed=0, **chosen)
         run = train_until(model, memory, judge, check, chunk=chunk, max_steps=max_steps)
+        spelled = ", ".join(f"{k}={v!r}" for k, v in chosen.items())
         rows.append(
             Row(
-                f"Type {cls.kind}, {name} ({memory.num_keys} states)",
+                f"Type {cls.kind}{f' ({spelled})' if spelled else ''}, {name} "
+                f"({memory.num_keys} states)",
                 run.describe(),
                 f"judge: {judge.info['train_frames']} train / {judge.info['held_out_frames']} "
                 f"held-out real frames, {judge.info['seconds']:.0f} s",
@@ -202,14 +210,17 @@ def run(quick: bool = False) -> list[Row]:
         chunk=250,
         max_steps=3000,
     )
-    rows += type_rows(
-        "Dynamic-Obstacles-5x5, 6,000 random steps",
-        minigrid_memory("MiniGrid-Dynamic-Obstacles-5x5-v0", steps=6000, capacity=100),
-        variety_check,
-        "diversity 0.6-1.4, fidelity <= 1.5",
-        chunk=500,
-        max_steps=6000,
-    )
+    varied = minigrid_memory("MiniGrid-Dynamic-Obstacles-5x5-v0", steps=6000, capacity=100)
+    for options in (BANKED, None):  # the banked codes, then the prior's draws beside them
+        rows += type_rows(
+            "Dynamic-Obstacles-5x5, 6,000 random steps",
+            varied,
+            variety_check,
+            "diversity 0.6-1.4, fidelity <= 1.5",
+            chunk=500,
+            max_steps=6000 if options else 3000,
+            options=options,
+        )
     rows += type_rows(
         "Empty-16x16 tile 8, 20,000 random steps",
         minigrid_memory("MiniGrid-Empty-16x16-v0", steps=20_000, capacity=50),

@@ -105,3 +105,13 @@ def test_a_banked_model_saves_loads_and_resumes(cls, tmp_path):
     assert torch.equal(loaded.bank.codes, model.bank.codes)
     np.testing.assert_array_equal(loaded.recall("a", 5, seed=1), model.recall("a", 5, seed=1))
     assert loaded.fit(stm, 2, progress=False) == model.fit(stm, 2, progress=False)
+
+
+@pytest.mark.parametrize("cls", [TypeA, TypeB])
+def test_a_bank_changes_recall_only_not_training(cls):
+    stm = memory()
+    banked, plain = (cls.for_memory(stm, seed=0, code_bank=b) for b in (4, 0))
+    assert banked.fit(stm, 4, seed=0, progress=False) == plain.fit(stm, 4, seed=0, progress=False)
+    weights = {k: v for k, v in banked.state_dict().items() if not k.startswith("bank.")}
+    assert weights.keys() == plain.state_dict().keys()
+    assert all(torch.equal(v, plain.state_dict()[k]) for k, v in weights.items())

@@ -43,23 +43,41 @@ print(stm, "\nmost visited state:", key, "with", stm.counts()[key], "screens")
 # state's samples over that among its real screens (1 = as varied as the real ones; near 0 is
 # one picture per state).
 
+# %% [markdown]
+# A VAE recalls by decoding draws of its prior. Here a state's screens are a few discrete
+# configurations of the balls, and the prior's mass *between* two configurations' codes
+# decodes to a blend of them: a third ball, or two half-bright ones, a screen the env never
+# draws. `code_bank=64` keeps the posterior means of each state's last 64 training screens
+# (its aggregate posterior) and recall decodes one of them instead. The bank changes recall
+# only: its writes take no gradient and draw no random numbers, so the model below is
+# trained exactly as one without it, and `prior` is that model with the same weights,
+# drawing from the prior as the paper does.
+
 # %%
 judge = train_judge(stm, seed=0)
-steps = 100 if SMALL else 1500
+print(judge)
+steps = 100 if SMALL else 2500
 for cls in (TypeA, TypeB):
-    model = cls.for_memory(stm, seed=0)
+    model = cls.for_memory(stm, seed=0, code_bank=64)
     model.fit(stm, steps, seed=0, progress=False)
-    real = stm.queue(key)[-6:]
-    recalled = model.recall(key, 6, seed=0)
-    show(
-        side_by_side(
-            real,
-            recalled,
-            [f"#{i}" for i in range(6)],
-            title=f"Type {cls.kind}, state {key}: real screens (top), recalled samples (bottom)",
-        )
+    prior = cls.for_memory(stm, seed=0)
+    prior.load_state_dict(
+        {k: v for k, v in model.state_dict().items() if not k.startswith("bank.")}
     )
-    metrics = evaluate(model, stm, judge=judge, seed=0)
-    state = next(s for s in metrics["per_state"] if s["key"] == encode_key(key))
-    print(summary(metrics))
-    print(f"  state {key}: diversity {state['diversity']:.2f}, fidelity {state['fidelity']:.2f}")
+    real = stm.queue(key)[-6:]
+    for name, recaller in (("the prior", prior), ("the code bank", model)):
+        show(
+            side_by_side(
+                real,
+                recaller.recall(key, 6, seed=0),
+                [f"#{i}" for i in range(6)],
+                title=f"Type {cls.kind}, {steps} steps, state {key}: real screens (top), "
+                f"recalled from {name} (bottom)",
+            )
+        )
+        metrics = evaluate(recaller, stm, judge=judge, seed=0)
+        state = next(s for s in metrics["per_state"] if s["key"] == encode_key(key))
+        print(f"Type {cls.kind}, recalled from {name}:", summary(metrics))
+        print(
+            f"  state {key}: diversity {state['diversity']:.2f}, fidelity {state['fidelity']:.2f}"
+        )
