@@ -70,6 +70,21 @@ def test_help_states_the_training_defaults(capsys):
     assert f"(default {DEFAULT_BATCH_SIZE})" in text and f"(default {DEFAULT_LR:g})" in text
 
 
+def test_code_bank_from_the_cli_and_kept_by_resume(memory_file, tmp_path, capsys):
+    ckpt = tmp_path / "ltm.manrl"
+    assert train(memory_file, ckpt, "B", 3, "--code-bank", "2") == 0
+    model = TypeB.load(ckpt)
+    assert model.config.code_bank == 2 and model.bank.filled().tolist() == [2, 2, 2]
+    assert train(memory_file, ckpt, "B", 1, "--resume") == 0
+    assert train(memory_file, ckpt, "B", 1, "--resume", "--code-bank", "2") == 0
+    capsys.readouterr()
+    assert train(memory_file, ckpt, "B", 1, "--resume", "--code-bank", "5") == 2
+    assert "code_bank=2" in capsys.readouterr().err
+    assert TypeB.load(ckpt).training_state.step == 5
+    assert train(memory_file, tmp_path / "plain.manrl", "A", 1) == 0
+    assert TypeA.load(tmp_path / "plain.manrl").bank is None
+
+
 def test_resume_continues_training(memory_file, tmp_path):
     ckpt = tmp_path / "ltm.manrl"
     assert train(memory_file, ckpt, "A", 2) == 0

@@ -65,11 +65,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --resume: refuse a memory holding states the checkpoint does not know, "
         "instead of adding them to the model",
     )
+    parser.add_argument(
+        "--code-bank",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="a new model recalls from the posterior codes of each state's last N training "
+        "screens instead of prior draws (0, the default: the prior); for screens that vary "
+        "within a state",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from man_rl.errors import InvalidValueError
     from man_rl.ltm import TypeA, TypeB
     from man_rl.stm.memory import ShortTermMemory
 
@@ -77,8 +87,14 @@ def run(args: argparse.Namespace) -> int:
     memory = ShortTermMemory.load(args.memory)
     if args.resume and args.out.exists():
         model = cls.load(args.out)
+        if args.code_bank is not None and args.code_bank != model.config.code_bank:
+            raise InvalidValueError(
+                f"--code-bank {args.code_bank}: the checkpoint at {args.out} was built with "
+                f"code_bank={model.config.code_bank}, which --resume keeps; leave --code-bank "
+                "out, or train a new model into another --out"
+            )
     else:
-        model = cls.for_memory(memory, seed=args.seed)
+        model = cls.for_memory(memory, seed=args.seed, code_bank=args.code_bank or 0)
     seed = None if model.training_state is not None else args.seed
     known = len(model.keys)
     with sigterm_as_interrupt():
