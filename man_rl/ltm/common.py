@@ -150,22 +150,22 @@ def recall_generator(
     return make_generator(device, seed)
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """``value`` as an int >= 1, or an error naming ``name`` and showing the value."""
+def _check_int(name: str, value: object, minimum: int, hint: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InvalidTypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise InvalidValueError(f"{name} must be >= 1, got {value}")
+    if value < minimum:
+        raise InvalidValueError(f"{name} must be >= {minimum}{hint}, got {value}")
     return int(value)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` as an int >= 1, or an error naming ``name`` and showing the value."""
+    return _check_int(name, value, 1)
 
 
 def check_count(name: str, value: object) -> int:
     """``value`` as an int >= 0, or an error naming ``name`` and showing the value."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidTypeError(f"{name} must be an int, got {value!r}")
-    if value < 0:
-        raise InvalidValueError(f"{name} must be >= 0 (0 turns it off), got {value}")
-    return int(value)
+    return _check_int(name, value, 0, " (0 turns it off)")
 
 
 def check_non_negative(name: str, value: object) -> float:
