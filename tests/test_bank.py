@@ -39,7 +39,8 @@ def test_a_draw_picks_a_stored_code_or_keeps_the_prior_where_none():
     bank.write(torch.tensor([0, 0]), torch.tensor([[1.0], [2.0]]))
     prior = torch.full((200, 1), -7.0)
     labels = torch.tensor([0, 1] * 100)
-    drawn = bank.draw(labels, prior, torch.Generator().manual_seed(0))[:, 0]
+    uniform = torch.rand(200, generator=torch.Generator().manual_seed(0))
+    drawn = bank.draw(labels, prior, uniform)[:, 0]
     assert set(drawn[labels == 0].tolist()) == {1.0, 2.0}  # both, never an empty slot
     assert set(drawn[labels == 1].tolist()) == {-7.0}
 
@@ -71,6 +72,37 @@ def test_recall_decodes_the_states_banked_codes(cls):
     plain = cls.for_memory(stm, seed=0)
     plain.fit(stm, steps=6, seed=0, progress=False)
     assert not np.array_equal(plain.recall("b", 12, seed=0), recalled.astype(np.uint8))
+
+
+def test_non_finite_codes_are_not_written():
+    bank = CodeBank(states=1, size=2, dim=1)
+    bank.write(torch.tensor([0, 0]), torch.tensor([[float("nan")], [3.0]]))
+    assert bank.written.tolist() == [1] and bank.codes[0, 0, 0] == 3.0
+
+
+def two_screen_memory(keys=("a", "b", "c")) -> ShortTermMemory:
+    """Each state shows its block at one of two heights: screens that vary within a state."""
+    stm = ShortTermMemory(capacity=10)
+    for i, key in enumerate(keys):
+        for j in range(8):
+            frame = np.full((8, 8), 20, np.uint8)
+            row = 0 if j % 2 else 4
+            frame[row : row + 4, 2 * i : 2 * i + 2] = 230
+            stm.add(key, frame)
+    return stm
+
+
+def test_a_grown_type_b_recalls_its_old_states_from_the_same_codes():
+    stm = two_screen_memory()
+    model = TypeB.for_memory(stm, seed=0, code_bank=8)
+    model.fit(stm, steps=150, seed=0, progress=False)
+    before = {key: model.recall(key, 8, seed=5) for key in stm.keys}
+    assert len({f.tobytes() for f in before["a"]}) > 1  # the codes differ: a real control
+    model.grow(["x", "y"])
+    for key, frames in before.items():
+        # the new states' entries join the state readout's softmax: float rounding only
+        diff = np.abs(model.recall(key, 8, seed=5).astype(int) - frames.astype(int))
+        assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.01 * diff.size
 
 
 def test_only_training_writes_the_bank_and_a_model_without_one_has_none():

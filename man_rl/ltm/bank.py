@@ -23,8 +23,8 @@ Example:
     >>> bank.write(torch.tensor([0, 0, 1]), torch.tensor([[1.0, 1.0], [2.0, 2.0], [5.0, 5.0]]))
     >>> bank.filled().tolist()
     [2, 1]
-    >>> prior = torch.zeros(2, 2)
-    >>> bank.draw(torch.tensor([1, 1]), prior, torch.Generator().manual_seed(0)).tolist()
+    >>> prior, uniform = torch.zeros(2, 2), torch.rand(2, generator=torch.Generator())
+    >>> bank.draw(torch.tensor([1, 1]), prior, uniform).tolist()
     [[5.0, 5.0], [5.0, 5.0]]
 """
 
@@ -59,7 +59,12 @@ class CodeBank(nn.Module):
 
     @torch.no_grad()
     def write(self, labels: torch.Tensor, codes: torch.Tensor) -> None:
-        """Write ``codes`` ``[B, dim]`` into the rings of ``labels`` ``[B]``, in batch order."""
+        """Write ``codes`` ``[B, dim]`` into the rings of ``labels`` ``[B]``, in batch order.
+
+        Rows that are not finite (a diverged step, which ``fit`` then refuses) are skipped.
+        """
+        finite = torch.isfinite(codes).all(dim=1)
+        labels, codes = labels[finite], codes[finite]
         if len(labels) == 0:
             return
         order = torch.argsort(labels, stable=True)
@@ -76,11 +81,15 @@ class CodeBank(nn.Module):
         self.written[states] += counts
 
     def draw(
-        self, labels: torch.Tensor, prior: torch.Tensor, generator: torch.Generator | None
+        self, labels: torch.Tensor, prior: torch.Tensor, uniform: torch.Tensor
     ) -> torch.Tensor:
-        """One stored code of each label's state, drawn uniformly; ``prior``'s row where none."""
+        """One stored code of each label's state; ``prior``'s row where the state has none.
+
+        ``uniform``: one draw of ``U[0, 1)`` per label, picking the slot. The models draw it
+        before their prior noise, whose size changes as a Type B model grows, so that a
+        state's recall picks the same codes for the same seed before and after growth.
+        """
         filled = self.filled()[labels]
-        uniform = torch.rand(len(labels), generator=generator, device=labels.device)
         slots = (uniform * filled).long().clamp(max=self.size - 1)
         picked = self.codes[labels, slots].to(prior.dtype)
         return torch.where((filled > 0)[:, None], picked, prior)

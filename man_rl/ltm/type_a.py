@@ -300,11 +300,11 @@ class TypeA(LongTermMemory):
 
         With a code bank, ``z`` is one of the state's banked posterior means instead.
         """
-        z = torch.randn(
-            (len(labels), self.config.latent_dim), generator=generator, device=labels.device
-        )
-        if self.bank is not None:
-            z = self.bank.draw(labels, z, generator)
+        n, device = len(labels), labels.device
+        uniform = None if self.bank is None else torch.rand(n, generator=generator, device=device)
+        z = torch.randn((n, self.config.latent_dim), generator=generator, device=device)
+        if uniform is not None:
+            z = self.bank.draw(labels, z, uniform)
         root_hat = self.dec_long(torch.cat([self.condition(labels), z], dim=1))
         return torch.sigmoid(self.decoder(root_hat))
 

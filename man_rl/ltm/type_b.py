@@ -380,10 +380,13 @@ class TypeB(LongTermMemory):
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ their prior."""
-        z = self.prior_means(labels) + prior_noise(self, len(labels), generator, labels.device)
-        if self.bank is not None:  # the padding from the state's banked codes
+        n, device = len(labels), labels.device
+        # the bank's slots first: prior_noise draws more numbers once the model has grown
+        uniform = None if self.bank is None else torch.rand(n, generator=generator, device=device)
+        z = self.prior_means(labels) + prior_noise(self, n, generator, device)
+        if uniform is not None:  # the padding from the state's banked codes
             k = len(self.key_index)
-            z = torch.cat([z[:, :k], self.bank.draw(labels, z[:, k:], generator)], dim=1)
+            z = torch.cat([z[:, :k], self.bank.draw(labels, z[:, k:], uniform)], dim=1)
         return torch.sigmoid(self.decoder(self.decode_root(z)))
 
     def decode_root(self, z: torch.Tensor) -> torch.Tensor:
