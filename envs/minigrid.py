@@ -52,34 +52,96 @@ def _minigrid_base(env: Any) -> Any:
     return base
 
 
-def _grid(base: Any) -> Any:
-    """The env's grid; an env never reset gets the grid a seed-0 reset of a copy builds."""
+def _ready(base: Any) -> Any:
+    """``base`` itself once reset; a never-reset env: a copy of it after a seed-0 reset."""
+    if base.grid is None or base.grid.get(0, 0) is None or base.agent_pos is None:
+        base = copy.deepcopy(base)
+        base.reset(seed=0)
+    return base
+
+
+def _frees_its_cell(base: Any, x: int, y: int) -> bool:
+    """Whether the object at ``(x, y)`` can leave its cell with the episode going on.
+
+    It can when the env moves it (Dynamic-Obstacles' balls, ``base.obstacles``), or when the
+    env's own ``step`` lets the agent pick it up or toggle it open (a door, with the key of its
+    colour in hand; a box, which opens to what it holds) and the cell is then free without the
+    episode ending: a key or door in DoorKey, yes; the ball KeyCorridor asks for, anything in
+    Fetch, the door Unlock asks to open, no. Tried on copies, the agent on a neighbouring cell
+    inside the wall, facing the object.
+    """
+    obj = base.grid.get(x, y)
+    if any(moving is obj for moving in getattr(base, "obstacles", ()) or ()):
+        return True
+    for direction, (dx, dy) in enumerate(_DIR_TO_VEC):
+        nx, ny = x - dx, y - dy
+        beside = base.grid.get(nx, ny) if _inside(base.grid, nx, ny) else None
+        if not _inside(base.grid, nx, ny) or (beside is not None and beside.type == "wall"):
+            continue
+        tries = [(base.actions.pickup, None), (base.actions.toggle, _key_for(obj))]
+        return any(_frees_after(base, (nx, ny), direction, *t, (x, y)) for t in tries)
+    return False
+
+
+def _key_for(obj: Any) -> Any:
+    """A key of ``obj``'s colour (what opens a locked door of it)."""
+    from minigrid.core.world_object import Key
+
+    return Key(obj.color)
+
+
+def _frees_after(
+    base: Any,
+    at: tuple[int, int],
+    direction: int,
+    action: int,
+    carrying: Any,
+    cell: tuple[int, int],
+) -> bool:
+    probe = copy.deepcopy(base)
+    probe.agent_pos, probe.agent_dir = at, direction
+    probe.carrying, probe.step_count = carrying, 0
+    terminated = probe.step(action)[2]
+    after = probe.grid.get(*cell)
+    return not terminated and (after is None or after.can_overlap())
+
+
+def _inside(grid: Any, x: int, y: int) -> bool:
+    """Inside the outer wall: the agent never stands on the grid's border."""
+    return 1 <= x < grid.width - 1 and 1 <= y < grid.height - 1
+
+
+def _open_cells(base: Any) -> set[tuple[int, int]]:
+    """Cells inside the outer wall the agent can stand on at some time in an episode.
+
+    Empty and overlappable cells (floor, goal, lava, open doors), and doors and objects that
+    leave their cell (:func:`_frees_its_cell`). Walls and fixed objects do not.
+    """
     grid = base.grid
-    if grid is None or grid.get(0, 0) is None:
-        fresh = copy.deepcopy(base)
-        fresh.reset(seed=0)
-        grid = fresh.grid
-    return grid
-
-
-def _open(cell: Any) -> bool:
-    # a door opens, and an object that can be picked up (a key, a ball, a box) does not hold its
-    # cell for good: it is carried off or, as Dynamic-Obstacles' balls do, moves on
-    return cell is None or cell.can_overlap() or cell.can_pickup() or cell.type == "door"
+    cells = set()
+    for y in range(1, grid.height - 1):
+        for x in range(1, grid.width - 1):
+            cell = grid.get(x, y)
+            if cell is None or cell.can_overlap():
+                cells.add((x, y))
+            elif cell.type != "wall" and _frees_its_cell(base, x, y):
+                cells.add((x, y))
+    return cells
 
 
 def free_cells(env_or_id: Any) -> list[tuple[int, int]]:
     """Cells ``(x, y)`` of a MiniGrid env the agent can stand on, in reading order.
+
+    Searched on the env's current grid (a never-reset env: the grid a seed-0 reset of a copy
+    builds); see :func:`minigrid_reachable_states` for what counts as open.
 
     Example:
         >>> free_cells("ManRL/Empty-4x4-v0")
         [(1, 1), (2, 1), (1, 2), (2, 2)]
     """
     with resolved(env_or_id) as env:
-        grid = _grid(_minigrid_base(env))
-        return [
-            (x, y) for y in range(grid.height) for x in range(grid.width) if _open(grid.get(x, y))
-        ]
+        cells = _open_cells(_ready(_minigrid_base(env)))
+        return sorted(cells, key=lambda cell: (cell[1], cell[0]))
 
 
 def minigrid_layout(env_or_id: Any) -> Layout:
@@ -111,9 +173,10 @@ def minigrid_reachable_states(env_or_id: Any) -> list[tuple[int, int, int]]:
     builds) from the agent's cell with MiniGrid's moves. On a cell it can walk through, every
     direction can be reached by turning; a cell that ends the episode on entry (goal, lava)
     is seen only facing the directions it can be entered with, and the search does not go
-    past it. Walls and fixed objects block; doors (they open) and objects that can be picked
-    up or that move (keys, balls, boxes) do not. MiniGrid-Empty-5x5-v0: 8 cells x 4 + 2
-    = 34; ``ManRL/Empty-4x4-v0``: 14 of its 16 states.
+    past it. Walls, the outer wall and fixed objects block; doors and objects the episode
+    lets the agent open or carry off (a key or door in DoorKey; not the ball KeyCorridor asks
+    for) and objects that move (Dynamic-Obstacles' balls) do not.
+    MiniGrid-Empty-5x5-v0: 8 cells x 4 + 2 = 34; ``ManRL/Empty-4x4-v0``: 14 of its 16 states.
 
     Returns:
         The keys, sorted.
@@ -124,24 +187,23 @@ def minigrid_reachable_states(env_or_id: Any) -> list[tuple[int, int, int]]:
         (14, True, False)
     """
     with resolved(env_or_id) as env:
-        base = _minigrid_base(env)
-        if base.agent_pos is None or base.grid is None or base.grid.get(0, 0) is None:
-            base = copy.deepcopy(base)
-            base.reset(seed=0)
-        return sorted(_search(base.grid, tuple(int(v) for v in base.agent_pos)))
+        base = _ready(_minigrid_base(env))
+        return sorted(_search(base, tuple(int(v) for v in base.agent_pos)))
 
 
-def _search(grid: Any, start: tuple[int, int]) -> set[tuple[int, int, int]]:
+def _search(base: Any, start: tuple[int, int]) -> set[tuple[int, int, int]]:
+    grid, open_cells = base.grid, _open_cells(base)
+
     def inside(x: int, y: int) -> bool:
-        return 0 <= x < grid.width and 0 <= y < grid.height
+        return (x, y) in open_cells
 
     def passable(x: int, y: int) -> bool:
         cell = grid.get(x, y)
-        return _open(cell) and (cell is None or cell.type not in _ENDS_EPISODE)
+        return (x, y) in open_cells and (cell is None or cell.type not in _ENDS_EPISODE)
 
     def ends(x: int, y: int) -> bool:
         cell = grid.get(x, y)
-        return cell is not None and cell.can_overlap() and cell.type in _ENDS_EPISODE
+        return (x, y) in open_cells and cell is not None and cell.type in _ENDS_EPISODE
 
     if passable(*start):
         frontier = [start]

@@ -198,6 +198,54 @@ def test_reachable_states_match_a_search_of_the_real_dynamics(env_id, count):
         assert len(states) == count
 
 
+def simulated_reachable_with_objects(env_id: str) -> set[tuple[int, int, int]]:
+    """Exhaustive search over the env's own ``step`` with every action but "done".
+
+    A search node is the whole env (agent, grid contents, what it carries), so picking up,
+    dropping and toggling are followed; keys of steps that end the episode count, their
+    successors do not.
+    """
+    import copy
+
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    start = copy.deepcopy(env.unwrapped)
+
+    def node(e):
+        carried = None if e.carrying is None else (e.carrying.type, e.carrying.color)
+        return (tuple(map(int, e.agent_pos)), int(e.agent_dir), e.grid.encode().tobytes(), carried)
+
+    seen, frontier, keys = {node(start)}, [start], set()
+    while frontier:
+        e = frontier.pop()
+        keys.add((*map(int, e.agent_pos), int(e.agent_dir)))
+        for action in range(6):
+            f = copy.deepcopy(e)
+            f.step_count = 0
+            terminated = f.step(action)[2]
+            if terminated:
+                keys.add((*map(int, f.agent_pos), int(f.agent_dir)))
+            elif node(f) not in seen:
+                seen.add(node(f))
+                frontier.append(f)
+    env.close()
+    return keys
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    [
+        "MiniGrid-DoorKey-5x5-v0",  # a key to pick up, a locked door to open
+        "MiniGrid-KeyCorridorS3R1-v0",  # picking up the ball it asks for ends the episode
+        "MiniGrid-Fetch-5x5-N2-v0",  # any pick-up ends the episode
+        "MiniGrid-GoToDoor-5x5-v0",  # doors in the outer wall
+        "MiniGrid-Unlock-v0",  # opening the door it asks for ends the episode
+    ],
+)
+def test_reachable_states_with_objects_match_the_envs_own_dynamics(env_id):
+    assert set(reachable_states(env_id)) == simulated_reachable_with_objects(env_id)
+
+
 def test_reachable_states_on_the_goal_only_in_entry_directions():
     states = set(reachable_states("MiniGrid-Empty-5x5-v0"))
     assert {d for x, y, d in states if (x, y) == (3, 3)} == {0, 1}
