@@ -110,12 +110,22 @@ def test_out_is_a_folder(tmp_path, capsys):
     assert "is a folder" in capsys.readouterr().err
 
 
+# A process started with SIGINT ignored (a job a non-interactive shell put in the background
+# with `&`, and everything it starts, pytest's workers included) passes that on: Python then
+# never raises KeyboardInterrupt, and a test that sends SIGINT would wait on a run that goes
+# on. The child restores Python's own handler first, as an interactive shell's job has it.
+_WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from man_rl.cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def start_collect(out, steps=10**7, *extra, start_new_session=False):
     return subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "man_rl.cli.main",
+            "-c",
+            _WITH_CTRL_C,
             "collect",
             "--agent",
             "random",
