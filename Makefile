@@ -29,8 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	@# one process: the signal tests time a child run, which another worker's load can starve
-	$(BIN)/python -m pytest
+	@# two workers: the CI machine has two cores
+	$(BIN)/python -m pytest -n 2
 
 notebooks: $(STAMP)
 	$(BIN)/python notebooks/build.py
