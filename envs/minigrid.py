@@ -75,12 +75,15 @@ def _frees_its_cell(base: Any, x: int, y: int) -> bool:
         return True
     for direction, (dx, dy) in enumerate(_DIR_TO_VEC):
         nx, ny = x - dx, y - dy
-        beside = base.grid.get(nx, ny) if _inside(base.grid, nx, ny) else None
-        if not _inside(base.grid, nx, ny) or (beside is not None and beside.type == "wall"):
+        if not _inside(base.grid, nx, ny) or _is_wall(base.grid.get(nx, ny)):
             continue
         tries = [(base.actions.pickup, None), (base.actions.toggle, _key_for(obj))]
         return any(_frees_after(base, (nx, ny), direction, *t, (x, y)) for t in tries)
     return False
+
+
+def _is_wall(cell: Any) -> bool:
+    return cell is not None and cell.type == "wall"
 
 
 def _key_for(obj: Any) -> Any:
@@ -124,7 +127,7 @@ def _open_cells(base: Any) -> set[tuple[int, int]]:
             cell = grid.get(x, y)
             if cell is None or cell.can_overlap():
                 cells.add((x, y))
-            elif cell.type != "wall" and _frees_its_cell(base, x, y):
+            elif not _is_wall(cell) and _frees_its_cell(base, x, y):
                 cells.add((x, y))
     return cells
 

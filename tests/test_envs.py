@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections import deque
 
 import gymnasium as gym
 import minigrid  # noqa: F401
@@ -27,27 +26,6 @@ from man_rl.envs import (
 from man_rl.errors import EnvCompatibilityError, InvalidValueError
 
 register_envs()
-
-
-def simulated_reachable(env_id: str) -> set[tuple[int, int, int]]:
-    """Breadth-first search over the real env's dynamics from its start state."""
-    env = gym.make(env_id)
-    env.reset(seed=0)
-    base = env.unwrapped
-    start = minigrid_key(env)
-    seen, queue = {start}, deque([start])
-    while queue:
-        x, y, d = queue.popleft()
-        for action in (0, 1, 2):
-            base.agent_pos, base.agent_dir, base.step_count = (x, y), d, 0
-            _, _, terminated, _, _ = base.step(action)
-            key = minigrid_key(env)
-            if key not in seen:
-                seen.add(key)
-                if not terminated:
-                    queue.append(key)
-    env.close()
-    return seen
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -193,7 +171,7 @@ def test_layout_for_and_state_space():
 def test_reachable_states_match_a_search_of_the_real_dynamics(env_id, count):
     states = reachable_states(env_id)
     assert states == sorted(set(states))
-    assert set(states) == simulated_reachable(env_id)
+    assert set(states) == simulated_reachable_with_objects(env_id)
     if count is not None:
         assert len(states) == count
 

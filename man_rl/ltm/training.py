@@ -116,6 +116,10 @@ class TrainingState:
         self.generator = make_generator(device, _torch_seed(seed))
 
 
+#: Devices torch's fused Adam runs on.
+FUSED_DEVICES = ("cpu", "cuda")
+
+
 def adam_options(model: nn.Module) -> dict[str, bool]:
     """``{"fused": True}`` where every parameter is a float on the CPU or a CUDA GPU, else ``{}``.
 
@@ -125,7 +129,7 @@ def adam_options(model: nn.Module) -> dict[str, bool]:
     optimiser took 38 ms of a ~215 ms step, fused 9 ms (``benchmarks/recall_bench.py``).
     """
     params = list(model.parameters())
-    supported = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    supported = all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in params)
     return {"fused": True} if params and supported else {}
 
 
@@ -144,8 +148,8 @@ def _check_lr(lr: object) -> float:
 
 def _move_optimizer(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
     for group in optimizer.param_groups:
-        if group.get("fused") and device.type not in ("cpu", "cuda"):
-            group["fused"] = None  # torch's fused Adam runs on the CPU and CUDA only
+        if group.get("fused") and device.type not in FUSED_DEVICES:
+            group["fused"] = None
         # fused Adam keeps its step count on the parameters' device, the loop on the CPU
         step_device = device if group.get("fused") else torch.device("cpu")
         for param in group["params"]:
