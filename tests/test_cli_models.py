@@ -62,12 +62,26 @@ def test_mixed_precision_from_the_cli(memory_file, tmp_path):
 
 
 def test_help_states_the_training_defaults(capsys):
-    from man_rl.ltm.training import DEFAULT_BATCH_SIZE, DEFAULT_LR
+    from man_rl.ltm.training import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_WARMUP_STEPS
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"(default {DEFAULT_BATCH_SIZE})" in text and f"(default {DEFAULT_LR:g})" in text
+    assert f"(default {DEFAULT_WARMUP_STEPS}; 0: none)" in text
+
+
+def test_warmup_steps_from_the_cli(memory_file, tmp_path):
+    start = TypeA.for_memory(ShortTermMemory.load(memory_file), seed=0)  # what train builds
+
+    def first_step_change(warmup: str) -> float:
+        ckpt = tmp_path / f"ltm{warmup}.manrl"
+        assert train(memory_file, ckpt, "A", 1, "--lr", "0.01", "--warmup-steps", warmup) == 0
+        pairs = zip(TypeA.load(ckpt).parameters(), start.parameters(), strict=True)
+        return max(float((after - before).abs().max()) for after, before in pairs)
+
+    assert first_step_change("0") == pytest.approx(0.01, rel=1e-3)  # Adam's first step: ~lr
+    assert first_step_change("10") == pytest.approx(0.001, rel=1e-3)
 
 
 def test_code_bank_from_the_cli_and_kept_by_resume(memory_file, tmp_path, capsys):
@@ -136,6 +150,19 @@ def test_errors_are_one_line_messages(memory_file, tmp_path, capsys):
         ["train", "--memory", "m", "--model", "C", "--steps", "1", "--out", "o"],
         ["train", "--memory", "m", "--model", "A", "--steps", "0", "--out", "o"],
         ["train", "--memory", "m", "--model", "A", "--steps", "1", "--out", "o", "--lr", "-1"],
+        [
+            "train",
+            "--memory",
+            "m",
+            "--model",
+            "A",
+            "--steps",
+            "1",
+            "--out",
+            "o",
+            "--warmup-steps",
+            "-1",
+        ],
         ["recall", "--model", "m", "--out", "o", "--n", "0"],
         ["evaluate", "--model", "m", "--memory", "m", "--out", "o", "--classifier", "x"],
     ],

@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Adam learning rate (default 0.003)",
     )
     parser.add_argument(
+        "--warmup-steps",
+        type=non_negative_int,
+        default=None,
+        help="a new model's first N steps ramp the learning rate up to --lr (default 100; 0: none)",
+    )
+    parser.add_argument(
         "--seed", type=non_negative_int, default=0, help="seed of weights and batches (default 0)"
     )
     parser.add_argument(
@@ -109,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.quiet,
                 mixed_precision=args.mixed_precision,
                 grow=not args.no_grow,
+                warmup_steps=args.warmup_steps,
             )
         except KeyboardInterrupt:
             if model.training_state is not None and model.training_state.step > 0:

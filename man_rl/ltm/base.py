@@ -223,6 +223,7 @@ class LongTermMemory(nn.Module):
         balanced: bool = True,
         mixed_precision: str | None = None,
         grow: bool = True,
+        warmup_steps: int | None = None,
     ) -> dict[str, list[float]]:
         """Train on class-balanced batches of ``memory``; see :func:`man_rl.ltm.training.fit`.
 
@@ -241,6 +242,7 @@ class LongTermMemory(nn.Module):
             balanced=balanced,
             mixed_precision=mixed_precision,
             grow=grow,
+            warmup_steps=warmup_steps,
         )
 
     def grow(

@@ -53,6 +53,9 @@ from man_rl.stm.memory import ShortTermMemory
 DEFAULT_BATCH_SIZE = 32
 #: Default Adam learning rate.
 DEFAULT_LR = 3e-3
+#: Default length of the learning-rate warm-up: a model's first steps ramp the rate up to
+#: ``lr`` linearly over this many steps (see :func:`warmup_factor`).
+DEFAULT_WARMUP_STEPS = 100
 #: The loss terms recorded in the history, besides ``"step"``.
 TERMS = LossTerms._fields
 #: ``mixed_precision`` values and the dtype each runs the network in.
@@ -138,6 +141,36 @@ def _torch_seed(seed: int) -> int:
     return int(np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0] >> 1)
 
 
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """The share of ``lr`` that a model's ``step``-th step (from 1) trains at: ``step / warmup``.
+
+    Adam's first updates move every weight by about ``lr`` whatever its gradient says (the
+    moment estimates are one gradient old), and on frames whose states differ in a few
+    pixels that noise killed the encoder's ReLUs within ~30 steps at ``lr=3e-3``: on
+    MiniGrid-Empty-16x16 (128x128x3, 782 states) its root vector became one constant for
+    every screen and both types recalled at chance after 1,750 steps. Ramping the rate up
+    over the first 100 steps kept them alive (the usual remedy: Adam's early adaptive
+    rates have high variance, Liu et al. 2020, "On the Variance of the Adaptive Learning
+    Rate and Beyond").
+
+    >>> [warmup_factor(step, 4) for step in (1, 2, 4, 9)]
+    [0.25, 0.5, 1.0, 1.0]
+    >>> warmup_factor(1, 0)
+    1.0
+    """
+    return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
+
+
+def _check_warmup(warmup_steps: object) -> int:
+    if warmup_steps is None:
+        return DEFAULT_WARMUP_STEPS
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)):
+        raise InvalidTypeError(f"warmup_steps must be an int, got {warmup_steps!r}")
+    if warmup_steps < 0:
+        raise InvalidValueError(f"warmup_steps must be >= 0 (0: no warm-up), got {warmup_steps}")
+    return int(warmup_steps)
+
+
 def _check_lr(lr: object) -> float:
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
         raise InvalidTypeError(f"lr must be a number, got {lr!r}")
@@ -210,6 +243,7 @@ def fit(
     balanced: bool = True,
     mixed_precision: str | None = None,
     grow: bool = True,
+    warmup_steps: int | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` for ``steps`` Adam steps on class-balanced batches of ``memory``.
 
@@ -243,6 +277,9 @@ def fit(
             as the agent explores can be trained on again and again; on by default, as the
             memory an agent fills keeps growing. ``False`` keeps the model's keys fixed, and
             a new key is then an :class:`~man_rl.errors.UnknownKeyError` naming it.
+        warmup_steps: the model's first ``warmup_steps`` steps (counted over all calls, so
+            a model trained past them is unaffected) ramp the learning rate up linearly to
+            ``lr`` (:func:`warmup_factor`; default :data:`DEFAULT_WARMUP_STEPS`, 0: none).
 
     Returns:
         The whole history (all calls so far): ``"step"``, ``"loss"`` and each loss term
@@ -255,6 +292,7 @@ def fit(
             the scaler's business; only :data:`MAX_SKIPPED_STEPS` overflows in a row raise.
     """
     steps = check_positive_int("steps", steps)
+    warmup = _check_warmup(warmup_steps)
     batch = (
         DEFAULT_BATCH_SIZE if batch_size is None else check_positive_int("batch_size", batch_size)
     )
@@ -279,6 +317,7 @@ def fit(
             for group in state.optimizer.param_groups:
                 group["lr"] = _check_lr(lr)
     current_lr = float(state.optimizer.param_groups[0]["lr"])
+    base_lrs = [group["lr"] for group in state.optimizer.param_groups]
     params = [p for group in state.optimizer.param_groups for p in group["params"]]
     scaler = _scaler_for(state, amp_dtype, target)
     history = state.history
@@ -290,6 +329,9 @@ def fit(
             x = frames_to_tensor(frames, target)
             y = to_model[torch.from_numpy(labels)].to(target)
             state.optimizer.zero_grad(set_to_none=True)
+            factor = warmup_factor(state.step + 1, warmup)
+            for group, base_lr in zip(state.optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base_lr * factor
             with torch.autocast(target.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 terms = model.loss(x, y, state.generator)
             if scaler is None:
@@ -329,6 +371,9 @@ def fit(
                         refresh=False,
                     )
     finally:
+        # the optimizer keeps the rate asked for; the warm-up is a function of the step
+        for group, base_lr in zip(state.optimizer.param_groups, base_lrs, strict=True):
+            group["lr"] = base_lr
         if bar is not None:
             bar.close()
     return {name: list(values) for name, values in history.items()}
@@ -372,9 +417,11 @@ def _progress_bar(steps: int, show: bool, name: str) -> Any:
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_LR",
+    "DEFAULT_WARMUP_STEPS",
     "MAX_SKIPPED_STEPS",
     "MIXED_PRECISION",
     "TERMS",
     "TrainingState",
     "fit",
+    "warmup_factor",
 ]
