@@ -78,7 +78,7 @@ def test_warmup_steps_from_the_cli(memory_file, tmp_path):
         ckpt = tmp_path / f"ltm{warmup}.manrl"
         assert train(memory_file, ckpt, "A", 1, "--lr", "0.01", "--warmup-steps", warmup) == 0
         pairs = zip(TypeA.load(ckpt).parameters(), start.parameters(), strict=True)
-        return max(float((after - before).abs().max()) for after, before in pairs)
+        return max(float((after - before).detach().abs().max()) for after, before in pairs)
 
     assert first_step_change("0") == pytest.approx(0.01, rel=1e-3)  # Adam's first step: ~lr
     assert first_step_change("10") == pytest.approx(0.001, rel=1e-3)
@@ -97,6 +97,17 @@ def test_code_bank_from_the_cli_and_kept_by_resume(memory_file, tmp_path, capsys
     assert TypeB.load(ckpt).training_state.step == 5
     assert train(memory_file, tmp_path / "plain.manrl", "A", 1) == 0
     assert TypeA.load(tmp_path / "plain.manrl").bank is None
+
+
+def test_hard_pixels_from_the_cli_and_kept_by_resume(memory_file, tmp_path, capsys):
+    ckpt = tmp_path / "ltm.manrl"
+    assert train(memory_file, ckpt, "A", 2, "--hard-pixels", "8") == 0
+    assert TypeA.load(ckpt).config.hard_pixels == 8
+    assert train(memory_file, ckpt, "A", 1, "--resume") == 0
+    capsys.readouterr()
+    assert train(memory_file, ckpt, "A", 1, "--resume", "--hard-pixels", "4") == 2
+    assert "hard_pixels=8" in capsys.readouterr().err
+    assert TypeA.load(ckpt).training_state.step == 3
 
 
 def test_resume_continues_training(memory_file, tmp_path):

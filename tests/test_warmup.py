@@ -24,21 +24,6 @@ def toy_memory() -> ShortTermMemory:
     return stm
 
 
-def dot_memory(size: int = 32, states: int = 100, dot: int = 2) -> ShortTermMemory:
-    """One screen per state: a two-tone room and a red dot where the state is (as MiniGrid's
-    agent is a few pixels of a large frame)."""
-    stm = ShortTermMemory(capacity=1)
-    room = np.full((size, size, 3), 40, np.uint8)
-    room[: size // 2] = 90
-    per_row = size // dot
-    for state in range(states):
-        frame = room.copy()
-        row, col = divmod(state, per_row)
-        frame[row * dot : (row + 1) * dot, col * dot : (col + 1) * dot] = (255, 0, 0)
-        stm.add(state, frame)
-    return stm
-
-
 def weights(model) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in model.named_parameters()}
 
@@ -97,7 +82,7 @@ def test_a_bad_warmup_is_refused_by_name(bad, error):
 
 
 @pytest.mark.parametrize("cls", MODELS)
-def test_the_warmup_keeps_the_encoder_alive_where_states_differ_in_a_few_pixels(cls):
+def test_the_warmup_keeps_the_encoder_alive_where_states_differ_in_a_few_pixels(cls, dot_memory):
     # At the full rate from step 1, every ReLU of the encoder's convolutions died within a
     # few dozen steps on such frames (and on MiniGrid-Empty-16x16's 128x128 screens), so the
     # root vector was one constant for every screen and recall stayed at chance for good.

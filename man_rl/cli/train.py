@@ -80,6 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "screens instead of prior draws (0, the default: the prior); for screens that vary "
         "within a state",
     )
+    parser.add_argument(
+        "--hard-pixels",
+        type=non_negative_int,
+        default=None,
+        metavar="K",
+        help="a new model weighs each frame's K largest pixel errors 11x (0, the default: "
+        "off); for states told apart by a small sprite",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -93,14 +101,17 @@ def run(args: argparse.Namespace) -> int:
     memory = ShortTermMemory.load(args.memory)
     if args.resume and args.out.exists():
         model = cls.load(args.out)
-        if args.code_bank is not None and args.code_bank != model.config.code_bank:
-            raise InvalidValueError(
-                f"--code-bank {args.code_bank}: the checkpoint at {args.out} was built with "
-                f"code_bank={model.config.code_bank}, which --resume keeps; leave --code-bank "
-                "out, or train a new model into another --out"
-            )
+        for option, field in (("--code-bank", "code_bank"), ("--hard-pixels", "hard_pixels")):
+            asked, built = getattr(args, field), getattr(model.config, field)
+            if asked is not None and asked != built:
+                raise InvalidValueError(
+                    f"{option} {asked}: the checkpoint at {args.out} was built with "
+                    f"{field}={built}, which --resume keeps; leave {option} out, or train a "
+                    "new model into another --out"
+                )
     else:
-        model = cls.for_memory(memory, seed=args.seed, code_bank=args.code_bank or 0)
+        options = {"code_bank": args.code_bank or 0, "hard_pixels": args.hard_pixels or 0}
+        model = cls.for_memory(memory, seed=args.seed, **options)
     seed = None if model.training_state is not None else args.seed
     known = len(model.keys)
     with sigterm_as_interrupt():

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import torch
 
-from man_rl.ltm.common import check_choice
+from man_rl.ltm.common import check_choice, check_count, check_non_negative
 
 
 class LossTerms(NamedTuple):
@@ -53,15 +53,55 @@ class LossTerms(NamedTuple):
     recall: torch.Tensor
 
 
-def reconstruction_loss(logits: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+def reconstruction_loss(
+    logits: torch.Tensor,
+    frames: torch.Tensor,
+    hard_pixels: int = 0,
+    hard_pixel_weight: float = 0.0,
+) -> torch.Tensor:
     """Squared error of ``sigmoid(logits)`` against ``frames`` (both in ``[0, 1]``).
 
     Summed over a frame's pixels and averaged over the batch: the Gaussian negative
     log-likelihood with variance 1/2, up to a constant, so a perfect reconstruction scores 0.
+    With ``hard_pixels = k > 0``, each frame's ``k`` largest squared errors count
+    ``1 + hard_pixel_weight`` times (hard-pixel mining): where states differ in a small
+    sprite, its pixels are the largest errors long after the rest is right, and summed with
+    every other pixel they barely moved the decoder (MiniGrid-Empty-16x16: ``BENCHMARKS.md``).
+
+    Example:
+        >>> frames = torch.zeros(1, 1, 1, 4)
+        >>> logits = torch.tensor([[[[0.0, 0.0, 0.0, 9.0]]]])  # errors 0.25 x3, ~1
+        >>> round(float(reconstruction_loss(logits, frames)), 3)
+        1.75
+        >>> hard = reconstruction_loss(logits, frames, hard_pixels=1, hard_pixel_weight=10)
+        >>> round(float(hard), 3)  # the largest error counts 11 times
+        11.747
     """
     # float32 even under mixed precision: a sum over every pixel needs it
-    error = (torch.sigmoid(logits.float()) - frames).square().sum()
-    return error / frames.shape[0]
+    error = (torch.sigmoid(logits.float()) - frames).square()
+    total = error.sum()
+    if hard_pixels > 0 and hard_pixel_weight > 0:
+        per_frame = error.flatten(1)
+        hardest = per_frame.topk(min(hard_pixels, per_frame.shape[1]), dim=1).values
+        total = total + hard_pixel_weight * hardest.sum()
+    return total / frames.shape[0]
+
+
+#: What the two hard-pixel options were in models of files older than them (off).
+LEGACY_HARD_PIXELS = {"hard_pixels": 0, "hard_pixel_weight": 10.0}
+
+
+def hard_pixel_form(hard_pixels: int, hard_pixel_weight: float) -> dict[str, int | float]:
+    """The hard-pixel options of :func:`reconstruction_loss`, checked (config keywords).
+
+    Example:
+        >>> hard_pixel_form(64, 10)
+        {'hard_pixels': 64, 'hard_pixel_weight': 10.0}
+    """
+    return {
+        "hard_pixels": check_count("hard_pixels", hard_pixels),
+        "hard_pixel_weight": check_non_negative("hard_pixel_weight", hard_pixel_weight),
+    }
 
 
 def gaussian_kl(
@@ -146,7 +186,11 @@ def reparameterize(
 
 
 def association_loss(
-    logits: torch.Tensor | None, frames: torch.Tensor, weight: float
+    logits: torch.Tensor | None,
+    frames: torch.Tensor,
+    weight: float,
+    hard_pixels: int = 0,
+    hard_pixel_weight: float = 0.0,
 ) -> torch.Tensor:
     """``weight`` times the reconstruction of ``frames`` decoded straight from ``h = E(x)``.
 
@@ -158,7 +202,7 @@ def association_loss(
     """
     if weight == 0 or logits is None:
         return frames.new_zeros(())
-    return weight * reconstruction_loss(logits, frames)
+    return weight * reconstruction_loss(logits, frames, hard_pixels, hard_pixel_weight)
 
 
 def frozen(module: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
@@ -197,6 +241,7 @@ def decode_all(
 
 __all__ = [
     "LEGACY_FORM",
+    "LEGACY_HARD_PIXELS",
     "REPARAMETERIZATIONS",
     "ROOT_REDUCTIONS",
     "LossTerms",
@@ -204,6 +249,7 @@ __all__ = [
     "decode_all",
     "frozen",
     "gaussian_kl",
+    "hard_pixel_form",
     "loss_form",
     "recall_loss",
     "reconstruction_loss",

@@ -49,6 +49,8 @@ _SHARED_PAPER = {
     "root_reduction": "mean",
     "reparameterization": "std",
     "code_bank": 0,
+    "hard_pixels": 0,
+    "hard_pixel_weight": 10.0,
 }
 _SHARED_RECOMMENDED = {
     **_SHARED_PAPER,
@@ -123,6 +125,11 @@ SWITCHES: dict[str, str] = {
     "code_bank": "0 (both presets: recall draws z from the prior) | n: recall decodes one of "
     "the posterior means of the state's last n training screens (its aggregate posterior; "
     "Type B: the zero padding only)",
+    "hard_pixels": "0 (both presets) | k: each frame's k largest squared pixel errors weigh "
+    "1 + hard_pixel_weight times in the reconstruction terms, so a small sprite that "
+    "tells states apart is drawn",
+    "hard_pixel_weight": "10 (both presets; used only with hard_pixels > 0) | the extra "
+    "weight of those errors",
 }
 
 

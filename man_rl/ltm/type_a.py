@@ -43,11 +43,13 @@ from man_rl.ltm.common import (
 )
 from man_rl.ltm.losses import (
     LEGACY_FORM,
+    LEGACY_HARD_PIXELS,
     LossTerms,
     association_loss,
     decode_all,
     frozen,
     gaussian_kl,
+    hard_pixel_form,
     loss_form,
     recall_loss,
     reconstruction_loss,
@@ -90,6 +92,11 @@ class TypeAConfig:
         code_bank: posterior codes kept per state for recall (0: recall draws ``z`` from
             the prior, as the paper; ``n > 0``: from the ``mu`` of the state's last ``n``
             training screens, :class:`~man_rl.ltm.bank.CodeBank`).
+        hard_pixels: each frame's this many largest squared pixel errors weigh
+            ``1 + hard_pixel_weight`` times in both reconstruction terms (0: off, as the
+            paper; :func:`~man_rl.ltm.losses.reconstruction_loss`): for states that differ
+            in a small sprite (MiniGrid's agent at 128x128).
+        hard_pixel_weight: the extra weight of those errors.
         seed: seed of the initial weights.
     """
 
@@ -109,6 +116,8 @@ class TypeAConfig:
     root_reduction: str = "sum"
     reparameterization: str = "std"
     code_bank: int = 0
+    hard_pixels: int = 0
+    hard_pixel_weight: float = 10.0
     seed: int = 0
 
 
@@ -165,6 +174,7 @@ class TypeA(LongTermMemory):
         "condition_scale": "sqrt_latent",
         "code_bank": 0,
         **LEGACY_FORM,
+        **LEGACY_HARD_PIXELS,
     }
 
     def __init__(
@@ -187,6 +197,8 @@ class TypeA(LongTermMemory):
         root_reduction: str = "sum",
         reparameterization: str = "std",
         code_bank: int = 0,
+        hard_pixels: int = 0,
+        hard_pixel_weight: float = 10.0,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -210,6 +222,7 @@ class TypeA(LongTermMemory):
             condition_scale=check_choice("condition_scale", condition_scale, CONDITION_SCALES),
             **loss_form(root_reduction, reparameterization),
             code_bank=check_count("code_bank", code_bank),
+            **hard_pixel_form(hard_pixels, hard_pixel_weight),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         num_keys = len(self.key_index)
@@ -277,13 +290,14 @@ class TypeA(LongTermMemory):
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         if self.bank is not None and self.training:
             self.bank.write(labels, out.mu.detach())
-        reconstruction = reconstruction_loss(out.logits, frames)
+        hard = (self.config.hard_pixels, self.config.hard_pixel_weight)
+        reconstruction = reconstruction_loss(out.logits, frames, *hard)
         kl = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
         root = root_loss(
             out.root, out.root_hat, self.config.lambda_root, self.config.root_reduction
         )
         association = association_loss(
-            out.association_logits, frames, self.config.lambda_association
+            out.association_logits, frames, self.config.lambda_association, *hard
         )
         recognition = recall = out.root.new_zeros(())
         if self.config.lambda_recognition > 0:

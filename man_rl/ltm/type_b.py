@@ -65,11 +65,13 @@ from man_rl.ltm.common import (
 from man_rl.ltm.growth import prior_noise, readout_scale
 from man_rl.ltm.losses import (
     LEGACY_FORM,
+    LEGACY_HARD_PIXELS,
     LossTerms,
     association_loss,
     decode_all,
     frozen,
     gaussian_kl,
+    hard_pixel_form,
     loss_form,
     recall_loss,
     reconstruction_loss,
@@ -127,6 +129,7 @@ class TypeBConfig:
         code_bank: posterior codes kept per state for recall's zero padding (0: drawn from
             the prior; see :class:`~man_rl.ltm.bank.CodeBank`); the one-hot part is always
             drawn from the state's prior.
+        hard_pixels, hard_pixel_weight: as in :class:`~man_rl.ltm.type_a.TypeAConfig`.
         seed: seed of the initial weights.
     """
 
@@ -149,6 +152,8 @@ class TypeBConfig:
     root_reduction: str = "sum"
     reparameterization: str = "std"
     code_bank: int = 0
+    hard_pixels: int = 0
+    hard_pixel_weight: float = 10.0
     seed: int = 0
 
 
@@ -202,6 +207,7 @@ class TypeB(LongTermMemory):
         "lambda_recall": 0.0,
         "code_bank": 0,
         **LEGACY_FORM,
+        **LEGACY_HARD_PIXELS,
     }
 
     def __init__(
@@ -227,6 +233,8 @@ class TypeB(LongTermMemory):
         root_reduction: str = "sum",
         reparameterization: str = "std",
         code_bank: int = 0,
+        hard_pixels: int = 0,
+        hard_pixel_weight: float = 10.0,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -276,6 +284,7 @@ class TypeB(LongTermMemory):
             lambda_recall=check_non_negative("lambda_recall", lambda_recall),
             **loss_form(root_reduction, reparameterization),
             code_bank=check_count("code_bank", code_bank),
+            **hard_pixel_form(hard_pixels, hard_pixel_weight),
             seed=fresh_seed() if seed is None else check_seed(seed),
         )
         cfg = self.config
@@ -352,12 +361,13 @@ class TypeB(LongTermMemory):
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         if self.bank is not None and self.training:
             self.bank.write(labels, out.mu.detach()[:, len(self.key_index) :])
-        reconstruction = reconstruction_loss(out.logits, frames)
+        hard = (self.config.hard_pixels, self.config.hard_pixel_weight)
+        reconstruction = reconstruction_loss(out.logits, frames, *hard)
         kl = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
         cfg = self.config
         root = root_loss(out.root, out.root_hat, cfg.lambda_root, cfg.root_reduction)
         association = association_loss(
-            out.association_logits, frames, self.config.lambda_association
+            out.association_logits, frames, self.config.lambda_association, *hard
         )
         recognition = self.config.lambda_recognition * F.cross_entropy(
             self.state_logits(out.mu), labels
