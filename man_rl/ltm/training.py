@@ -39,6 +39,7 @@ from man_rl.errors import (
 from man_rl.ltm import growth
 from man_rl.ltm.common import (
     KeyIndex,
+    check_count,
     check_positive_int,
     check_seed,
     fresh_seed,
@@ -159,16 +160,6 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     1.0
     """
     return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
-
-
-def _check_warmup(warmup_steps: object) -> int:
-    if warmup_steps is None:
-        return DEFAULT_WARMUP_STEPS
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)):
-        raise InvalidTypeError(f"warmup_steps must be an int, got {warmup_steps!r}")
-    if warmup_steps < 0:
-        raise InvalidValueError(f"warmup_steps must be >= 0 (0: no warm-up), got {warmup_steps}")
-    return int(warmup_steps)
 
 
 def _check_lr(lr: object) -> float:
@@ -292,7 +283,9 @@ def fit(
             the scaler's business; only :data:`MAX_SKIPPED_STEPS` overflows in a row raise.
     """
     steps = check_positive_int("steps", steps)
-    warmup = _check_warmup(warmup_steps)
+    warmup = (
+        DEFAULT_WARMUP_STEPS if warmup_steps is None else check_count("warmup_steps", warmup_steps)
+    )
     batch = (
         DEFAULT_BATCH_SIZE if batch_size is None else check_positive_int("batch_size", batch_size)
     )
