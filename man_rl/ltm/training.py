@@ -322,9 +322,10 @@ def fit(
             x = frames_to_tensor(frames, target)
             y = to_model[torch.from_numpy(labels)].to(target)
             state.optimizer.zero_grad(set_to_none=True)
-            factor = warmup_factor(state.step + 1, warmup)
-            for group, base_lr in zip(state.optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = base_lr * factor
+            if state.step < warmup:  # past it, the groups hold the base rates
+                factor = warmup_factor(state.step + 1, warmup)
+                for group, base_lr in zip(state.optimizer.param_groups, base_lrs, strict=True):
+                    group["lr"] = base_lr * factor
             with torch.autocast(target.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 terms = model.loss(x, y, state.generator)
             if scaler is None:
