@@ -35,7 +35,7 @@ import torch
 
 from benchmarks.harness import Row
 from man_rl import ShortTermMemory, TypeA, TypeB
-from man_rl.evaluation import Judge, JudgeReport, judge_samples, train_judge
+from man_rl.evaluation import Judge, JudgeReport, RealReference, judge_samples, train_judge
 from man_rl.evaluation.metrics import recall_all
 
 Check = Callable[[JudgeReport], bool]
@@ -76,16 +76,24 @@ def train_until(
     chunk: int,
     max_steps: int,
     n: int = 10,
+    reference: RealReference | None = None,
 ) -> Run:
-    """Fit ``model`` ``chunk`` steps at a time until ``check(report)`` or ``max_steps``."""
+    """Fit ``model`` ``chunk`` steps at a time until ``check(report)`` or ``max_steps``.
+
+    ``reference`` (built here when not given) keeps the real frames' figures between the
+    chunks' judgements, so each judges only the samples.
+    """
     seconds, steps, report = 0.0, 0, None
+    reference = reference or RealReference(judge, memory)
     keys = [key for key in memory.keys if key in model.key_index]
     while steps < max_steps:
         start = time.perf_counter()
         model.fit(memory, chunk, seed=0 if steps == 0 else None, progress=False)
         seconds += time.perf_counter() - start
         steps += chunk
-        report = judge_samples(judge, recall_all(model, keys, n, seed=0), memory)
+        report = judge_samples(
+            judge, recall_all(model, keys, n, seed=0), memory, reference=reference
+        )
         if check(report):
             return Run(seconds, steps, report, True)
     assert report is not None
@@ -133,11 +141,14 @@ def type_rows(
 ) -> list[Row]:
     """One row per type: trained until ``check`` passed, judged by one judge."""
     judge = train_judge(memory, seed=0)
+    reference = RealReference(judge, memory)
     rows = []
     for cls in (TypeA, TypeB):
         chosen = (options or {}).get(cls.kind, {})
         model = cls.for_memory(memory, seed=0, **chosen)
-        run = train_until(model, memory, judge, check, chunk=chunk, max_steps=max_steps)
+        run = train_until(
+            model, memory, judge, check, chunk=chunk, max_steps=max_steps, reference=reference
+        )
         spelled = ", ".join(f"{k}={v!r}" for k, v in chosen.items())
         rows.append(
             Row(

@@ -15,7 +15,7 @@ import torch
 
 from man_rl import ShortTermMemory
 from man_rl.errors import CorruptFileError, InvalidValueError, UnknownKeyError
-from man_rl.evaluation import Judge, judge_samples, train_judge
+from man_rl.evaluation import Judge, RealReference, judge_samples, train_judge
 from man_rl.evaluation.judge import split_frames
 from man_rl.evaluation.network import JudgeNet, judge_plan
 
@@ -313,3 +313,63 @@ def test_grey_frames_of_any_size():
     assert judge.ceiling == 1.0
     report = judge_samples(judge, {s: stm.queue(s) for s in stm.keys}, stm)
     assert report.accuracy == 1.0 and report.copies == 1.0
+
+
+# RealReference: the real frames' side of judge_samples, computed once and reused
+
+
+@pytest.fixture(scope="module")
+def judged_memory():
+    stm = varying_memory(states=5, per_state=12, side=16, seed=4)
+    return stm, train_judge(stm, seed=0, steps=60)
+
+
+def test_a_kept_reference_gives_the_same_report_as_a_fresh_one(judged_memory):
+    stm, judge = judged_memory
+    reference = RealReference(judge, stm)
+    for name, samples in controls(judge, stm).items():
+        fresh = judge_samples(judge, samples, stm, seed=2).to_dict()
+        kept = judge_samples(judge, samples, stm, seed=2, reference=reference).to_dict()
+        assert kept == fresh, name
+
+
+def test_real_frames_are_embedded_once_however_often_a_model_is_judged(judged_memory):
+    stm, judge = judged_memory
+    reference = RealReference(judge, stm)
+    samples = {key: judge.real_frames(stm, key)[1] for key in stm.keys}
+    embedded = []
+    original = judge.features
+    judge.features = lambda frames: embedded.append(len(frames)) or original(frames)
+    try:
+        for _ in range(3):
+            judge_samples(judge, samples, stm, reference=reference)
+        first = len(embedded)
+        judge_samples(judge, samples, stm)  # no reference: the real frames again
+    finally:
+        del judge.features
+    assert first == stm.num_keys  # one call per state, on the first judgement only
+    assert len(embedded) == 2 * stm.num_keys
+
+
+def test_only_the_states_asked_for_are_computed(judged_memory):
+    stm, judge = judged_memory
+    reference = RealReference(judge, stm)
+    key = stm.keys[0]
+    judge_samples(judge, {key: stm.queue(key)}, stm, reference=reference)
+    assert list(reference._states) == [key]
+    assert reference.state(key) is reference.state(key)
+
+
+def test_a_reference_belongs_to_one_judge_and_one_memory(judged_memory):
+    stm, judge = judged_memory
+    other = train_judge(stm, seed=1, steps=10)
+    reference = RealReference(judge, stm)
+    samples = {stm.keys[0]: stm.queue(stm.keys[0])}
+    with pytest.raises(InvalidValueError, match="another judge"):
+        judge_samples(other, samples, stm, reference=reference)
+    changed = stm.copy()
+    changed.add(stm.keys[0], np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(InvalidValueError, match="trained on other frames"):
+        judge_samples(judge, samples, changed, reference=reference)
+    with pytest.raises(InvalidValueError, match="trained on other frames"):
+        RealReference(judge, changed)

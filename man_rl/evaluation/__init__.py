@@ -6,7 +6,8 @@
 - :mod:`.distances`: RMS pixel distances and the floor under which screens are the same.
 - :mod:`.manifold`: k-NN precision / recall, FID and KID of feature vectors.
 - :mod:`.figures`: :func:`judge_samples`, every figure of samples given as arrays (so
-  controls need no model).
+  controls need no model); :mod:`.reference` keeps the real frames' side of it between
+  calls with one judge.
 - :mod:`.metrics`: :func:`evaluate` of a model (recall, judge, recognition, coverage).
 - :mod:`.unvisited`: the paper's Figures 7-8 run (a model over every state, trained on a
   greedy agent's screens) beside man_rl's answer, judged over visited and unvisited states.
@@ -37,6 +38,7 @@ from man_rl.evaluation.metrics import (
     recall_all,
     recognition_accuracy,
 )
+from man_rl.evaluation.reference import RealReference
 from man_rl.evaluation.unvisited import CoverageStudy, VisitReport, coverage_study, judge_by_visit
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "JudgeReport",
     "JudgeSplit",
     "NearestFrame",
+    "RealReference",
     "Recognition",
     "StateFigures",
     "VisitReport",

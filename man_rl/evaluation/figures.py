@@ -49,14 +49,14 @@ from typing import Any
 import numpy as np
 
 from man_rl.errors import InvalidValueError
-from man_rl.evaluation.distances import FLOOR, StoredFrames, mean_pairwise_rms, nearest_rms
+from man_rl.evaluation.distances import FLOOR, mean_pairwise_rms, nearest_rms
 from man_rl.evaluation.judge import Judge
 from man_rl.evaluation.manifold import fid, kid, manifold_figures
+from man_rl.evaluation.reference import RealReference, RealState, ratio, spaced
 from man_rl.keys import encode_key
 from man_rl.ltm.common import check_seed
 from man_rl.stm.memory import ShortTermMemory
 
-PAIRWISE_FRAMES = 64  # frames per state in a pairwise mean (evenly spaced)
 MAX_POINTS = 10_000  # points per set in precision / recall / FID / KID (seeded subsample)
 
 
@@ -156,42 +156,26 @@ class JudgeReport:
         }
 
 
-def _ratio(numerator: float, denominator: float) -> float:
-    return max(numerator, FLOOR) / max(denominator, FLOOR)
-
-
-def _spaced(frames: np.ndarray, limit: int = PAIRWISE_FRAMES) -> np.ndarray:
-    if len(frames) <= limit:
-        return frames
-    return frames[np.linspace(0, len(frames) - 1, limit).round().astype(int)]
-
-
 def _state_figures(
-    judge: Judge, frames: np.ndarray, key: Hashable, samples: np.ndarray, hits: np.ndarray
+    real: RealState, train: np.ndarray, key: Hashable, samples: np.ndarray, hits: np.ndarray
 ) -> StateFigures:
-    """The figures of one state; ``frames``: its real frames in queue order."""
-    mask = judge.held_out_mask(key)
-    train, held = frames[~mask], frames[mask]
-    fidelity = mean_frame = None
-    if len(held):
-        real_gap = float(nearest_rms(held, train).mean())
-        fidelity = _ratio(float(nearest_rms(samples, train).mean()), real_gap)
-        average = np.round(frames.astype(np.float64).mean(0)).astype(np.uint8)[None]
-        mean_frame = _ratio(float(nearest_rms(average, train)[0]), real_gap)
-    real_spread = mean_pairwise_rms(_spaced(frames))
+    """The figures of one state from its real figures and its ``train`` real frames."""
+    fidelity = None
+    if real.gap is not None:
+        fidelity = ratio(float(nearest_rms(samples, train).mean()), real.gap)
     diversity = None
-    if real_spread >= FLOOR:
-        diversity = mean_pairwise_rms(_spaced(samples)) / real_spread
+    if real.spread >= FLOOR:
+        diversity = mean_pairwise_rms(spaced(samples)) / real.spread
     return StateFigures(
         key=key,
         samples=len(samples),
         accuracy=float(hits.mean()),
         fidelity=fidelity,
-        mean_frame_fidelity=mean_frame,
+        mean_frame_fidelity=real.mean_frame_fidelity,
         diversity=diversity,
         copies=0.0,
-        real_frames=len(frames),
-        held_out_frames=len(held),
+        real_frames=real.frames,
+        held_out_frames=real.held_out,
     )
 
 
@@ -223,6 +207,7 @@ def judge_samples(
     *,
     k: int = 3,
     seed: int = 0,
+    reference: RealReference | None = None,
 ) -> JudgeReport:
     """Score ``samples`` (``key -> uint8 frames [n, H, W(, C)]``) with ``judge``.
 
@@ -232,27 +217,29 @@ def judge_samples(
         memory: the real frames the judge was trained on.
         k: neighbours of the precision / recall manifolds.
         seed: seeds the subsets of KID and any subsample of more than 10 000 points.
+        reference: the real frames' figures (:class:`~.reference.RealReference`), kept
+            between calls that judge with the same judge; built here when not given.
     """
     rng = np.random.default_rng(check_seed(seed))
     keys, parts = _check_samples(judge, samples)
-    judge.check_memory(memory)
+    if reference is None:
+        reference = RealReference(judge, memory)  # checks the memory against the judge
+    else:
+        reference.check(judge)
+        judge.check_memory(memory)
     sizes = [len(part) for part in parts]
     everything = np.concatenate(parts)
     features, predicted = judge.embed(everything)
     hits = predicted == np.repeat([judge.index_of(key) for key in keys], sizes)
     ends = np.cumsum(sizes)[:-1]
-    stored = StoredFrames(memory)
     states, real_features, real_counts = [], [], []
     for key, part, part_hits in zip(keys, parts, np.split(hits, ends), strict=True):
-        frames = memory.queue(key)
-        states.append(_state_figures(judge, frames, key, part, part_hits))
-        unique, counts = stored.add(key, frames)
-        real_features.append(judge.features(unique))
-        real_counts.append(counts)
-    for key in judge.keys:
-        if key not in samples:
-            stored.add(key, memory.queue(key))  # a copy of any state's frame is a copy
-    copied = np.isfinite(stored.nearest(everything, FLOOR))
+        real = reference.state(key)
+        train = judge.real_frames(memory, key)[0]
+        states.append(_state_figures(real, train, key, part, part_hits))
+        real_features.append(real.features)
+        real_counts.append(real.counts)
+    copied = np.isfinite(reference.stored().nearest(everything, FLOOR))
     states = [
         StateFigures(**{**s.__dict__, "copies": float(c.mean())})
         for s, c in zip(states, np.split(copied, ends), strict=True)
