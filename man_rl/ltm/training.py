@@ -48,19 +48,23 @@ from man_rl.ltm.common import (
 )
 from man_rl.ltm.losses import LossTerms
 from man_rl.ltm.networks import frames_to_tensor
+from man_rl.ltm.optim import (
+    DEFAULT_LR,
+    DEFAULT_WARMUP_STEPS,
+    MIXED_PRECISION,
+    adam_options,
+    check_lr,
+    check_mixed_precision,
+    move_optimizer,
+    scaler_for,
+    warmup_factor,
+)
 from man_rl.stm.memory import ShortTermMemory
 
 #: Default frames per batch.
 DEFAULT_BATCH_SIZE = 32
-#: Default Adam learning rate.
-DEFAULT_LR = 3e-3
-#: Default length of the learning-rate warm-up: a model's first steps ramp the rate up to
-#: ``lr`` linearly over this many steps (see :func:`warmup_factor`).
-DEFAULT_WARMUP_STEPS = 100
 #: The loss terms recorded in the history, besides ``"step"``.
 TERMS = LossTerms._fields
-#: ``mixed_precision`` values and the dtype each runs the network in.
-MIXED_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: fp16 steps whose gradient overflowed in a row (each one halves the loss scale) before
 #: training is reported as diverged.
 MAX_SKIPPED_STEPS = 30
@@ -120,67 +124,9 @@ class TrainingState:
         self.generator = make_generator(device, _torch_seed(seed))
 
 
-#: Devices torch's fused Adam runs on.
-FUSED_DEVICES = ("cpu", "cuda")
-
-
-def adam_options(model: nn.Module) -> dict[str, bool]:
-    """``{"fused": True}`` where every parameter is a float on the CPU or a CUDA GPU, else ``{}``.
-
-    Torch's fused Adam is the same update in one kernel per parameter group; its default on
-    the CPU loops over the parameters, which Type B's state-wide layers (``K`` rows or columns
-    for ``K`` states) made the largest part of a step: at 5,200 states on 32x32x3 screens the
-    optimiser took 38 ms of a ~215 ms step, fused 9 ms (``benchmarks/recall_bench.py``).
-    """
-    params = list(model.parameters())
-    supported = all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in params)
-    return {"fused": True} if params and supported else {}
-
-
 def _torch_seed(seed: int) -> int:
     # A different stream from the batch sampler's, derived from the same seed.
     return int(np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def warmup_factor(step: int, warmup_steps: int) -> float:
-    """The share of ``lr`` that a model's ``step``-th step (from 1) trains at: ``step / warmup``.
-
-    Adam's first updates move every weight by about ``lr`` whatever its gradient says (the
-    moment estimates are one gradient old), and on frames whose states differ in a few
-    pixels that noise killed the encoder's ReLUs within ~30 steps at ``lr=3e-3``: on
-    MiniGrid-Empty-16x16 (128x128x3, 782 states) its root vector became one constant for
-    every screen and both types recalled at chance after 1,750 steps. Ramping the rate up
-    over the first 100 steps kept them alive (the usual remedy: Adam's early adaptive
-    rates have high variance, Liu et al. 2020, "On the Variance of the Adaptive Learning
-    Rate and Beyond").
-
-    >>> [warmup_factor(step, 4) for step in (1, 2, 4, 9)]
-    [0.25, 0.5, 1.0, 1.0]
-    >>> warmup_factor(1, 0)
-    1.0
-    """
-    return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
-
-
-def _check_lr(lr: object) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
-        raise InvalidTypeError(f"lr must be a number, got {lr!r}")
-    if not math.isfinite(lr) or lr <= 0:
-        raise InvalidValueError(f"lr must be a finite number > 0, got {lr}")
-    return float(lr)
-
-
-def _move_optimizer(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-    for group in optimizer.param_groups:
-        if group.get("fused") and device.type not in FUSED_DEVICES:
-            group["fused"] = None
-        # fused Adam keeps its step count on the parameters' device, the loop on the CPU
-        step_device = device if group.get("fused") else torch.device("cpu")
-        for param in group["params"]:
-            state = optimizer.state.get(param, {})
-            for name, value in state.items():
-                if isinstance(value, torch.Tensor):
-                    state[name] = value.to(step_device if name == "step" else device)
 
 
 def _check_memory(model: Trainable, memory: ShortTermMemory, grow: bool) -> np.ndarray:
@@ -290,29 +236,31 @@ def fit(
         DEFAULT_BATCH_SIZE if batch_size is None else check_positive_int("batch_size", batch_size)
     )
     target = resolve_device(device)
-    amp_dtype = _check_mixed_precision(mixed_precision)
+    amp_dtype = check_mixed_precision(mixed_precision)
     to_model = torch.from_numpy(_check_memory(model, memory, grow))
     model.to(target)
     state: TrainingState | None = model.training_state
     if state is None:
         first_seed = fresh_seed() if seed is None else check_seed(seed)
         state = TrainingState.new(
-            model, _check_lr(DEFAULT_LR if lr is None else lr), first_seed, target
+            model, check_lr(DEFAULT_LR if lr is None else lr), first_seed, target
         )
         model.training_state = state
     else:
-        _move_optimizer(state.optimizer, target)
+        move_optimizer(state.optimizer, target)
         if seed is not None:
             state.reseed(check_seed(seed), target)
         elif state.generator.device.type != target.type:
             state.generator = make_generator(target, int(state.batch_rng.integers(2**62)))
         if lr is not None:
             for group in state.optimizer.param_groups:
-                group["lr"] = _check_lr(lr)
+                group["lr"] = check_lr(lr)
     current_lr = float(state.optimizer.param_groups[0]["lr"])
     base_lrs = [group["lr"] for group in state.optimizer.param_groups]
     params = [p for group in state.optimizer.param_groups for p in group["params"]]
-    scaler = _scaler_for(state, amp_dtype, target)
+    scaler = scaler_for(state.scaler, amp_dtype, target)
+    if scaler is not None:
+        state.scaler = scaler
     history = state.history
     skipped_in_a_row = 0
     bar = _progress_bar(steps, progress, type(model).__name__)
@@ -371,33 +319,6 @@ def fit(
         if bar is not None:
             bar.close()
     return {name: list(values) for name, values in history.items()}
-
-
-def _check_mixed_precision(mixed_precision: object) -> torch.dtype | None:
-    if mixed_precision is None:
-        return None
-    if mixed_precision not in MIXED_PRECISION:
-        raise InvalidValueError(
-            f"mixed_precision must be None, 'bf16' or 'fp16', got {mixed_precision!r}"
-        )
-    return MIXED_PRECISION[mixed_precision]
-
-
-def _scaler_for(
-    state: TrainingState, amp_dtype: torch.dtype | None, device: torch.device
-) -> torch.amp.GradScaler | None:
-    """A fresh fp16 loss scaler for this call, carrying over the last call's scale.
-
-    Fresh, so that a call stopped between unscaling and updating (an error, Ctrl-C) leaves
-    nothing half-done for the next one; the scale and its growth counter carry over.
-    """
-    if amp_dtype != torch.float16:
-        return None
-    scaler = torch.amp.GradScaler(device.type)
-    if state.scaler is not None:
-        scaler.load_state_dict(state.scaler.state_dict())
-    state.scaler = scaler
-    return scaler
 
 
 def _progress_bar(steps: int, show: bool, name: str) -> Any:
