@@ -18,7 +18,8 @@ memory's real frames (its training is not counted in any model's time):
   screens (an Atari env's, after ``AtariPreprocessing``), and on small 32x32x3 screens, where
   the parts of a model as wide as the number of states weigh most.
 
-``python -m benchmarks --only recall_bench`` runs them (tens of minutes on 2 CPU cores);
+``python -m benchmarks --only recall_bench`` runs them (hours on 2 CPU cores: Empty-16x16
+alone needs ~4,000 steps per type at ~0.6 s a step; BENCHMARKS.md);
 ``--quick`` only checks that they run.
 """
 
