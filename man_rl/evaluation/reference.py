@@ -127,8 +127,9 @@ class RealReference:
         return self._stored
 
     def _compute(self, key: Hashable) -> RealState:
-        train, held = self.judge.real_frames(self.memory, key)
-        frames = self.memory.queue(key)
+        frames = self.memory.queue(key)  # one read; its length was checked with the memory
+        mask = self.judge.held_out_mask(key)
+        train, held = frames[~mask], frames[mask]
         gap = mean_frame = None
         if len(held):
             gap = float(nearest_rms(held, train).mean())
