@@ -36,6 +36,7 @@ def empty(
     memory._rings.seen_view()[:] = contents.seen
     memory._queues.held = int(contents.sizes.sum())
     memory._rng.bit_generator.state = contents.rng_state
+    memory.key_settings = contents.key_settings
     return memory
 
 

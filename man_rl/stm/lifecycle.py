@@ -58,7 +58,14 @@ class MemoryFiles:
         sizes, seen = self._rings.sizes_view().copy(), self._rings.seen_view().copy()
         state = self._rng.bit_generator.state
         return persist.Contents(
-            self.capacity, self.eviction, self._frame_shape, self.keys, sizes, seen, state
+            self.capacity,
+            self.eviction,
+            self._frame_shape,
+            self.keys,
+            sizes,
+            seen,
+            state,
+            self.key_settings,
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -73,6 +73,11 @@ class ShortTermMemory(MemoryFiles):
             keep them in RAM. A folder that already holds a storage is refused: reopen it with
             :meth:`open`.
 
+    Attributes:
+        key_settings: JSON-able parameters the key function chose from the frames (e.g. the
+            cell size of :class:`man_rl.envs.DynamicCellKey`), saved and loaded with the
+            memory so that more frames are keyed the same way; ``None`` when there are none.
+
     Example:
         >>> import numpy as np
         >>> stm = ShortTermMemory(capacity=2)
@@ -113,6 +118,7 @@ class ShortTermMemory(MemoryFiles):
         self._frame_shape: tuple[int, ...] | None = None
         self._folder: StorageFolder | None = None
         self._closed = False
+        self.key_settings: dict[str, Any] | None = None
         if frame_shape is not None:
             frame_shape = check_shape(frame_shape)
         if expected_keys is not None:
@@ -337,8 +343,17 @@ class ShortTermMemory(MemoryFiles):
             raise InvalidValueError(
                 f"cannot merge memories of frame shapes {self._frame_shape} and {other.frame_shape}"
             )
+        if None not in (self.key_settings, other.key_settings) and (
+            self.key_settings != other.key_settings
+        ):
+            raise InvalidValueError(
+                f"cannot merge memories keyed differently: key settings {self.key_settings} "
+                f"and {other.key_settings}"
+            )
         if other.frame_shape is not None and self._frame_shape is None:
             self._set_frame_shape(other.frame_shape)
+        if self.key_settings is None:
+            self.key_settings = other.key_settings
         for key, their_seen in other.seen().items():
             theirs = (other.queue(key), their_seen)
             self._queues.merge_key(self._new_key(key), theirs, other._eviction)

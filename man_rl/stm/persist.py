@@ -3,7 +3,8 @@
 Two containers of :mod:`man_rl.io.bundle`:
 
 - the **memory file** (kind ``short_term_memory``, written by ``ShortTermMemory.save``):
-  meta (capacity, eviction, frame shape, keys, the random generator's state) and the arrays
+  meta (capacity, eviction, frame shape, keys, the random generator's state, and, where a
+  key function chose its parameters from the frames, its ``key_settings``) and the arrays
   ``frames`` (every frame held, key by key, oldest first), ``sizes`` and ``seen``. It says
   nothing of how frames are laid out in memory, so it has not changed since man_rl 0.1.0;
 - the **storage folder's metadata** (kind ``short_term_memory_storage``, ``meta.manrl``):
@@ -53,12 +54,13 @@ class Contents(NamedTuple):
     sizes: np.ndarray
     seen: np.ndarray
     rng_state: dict[str, Any]
+    key_settings: dict[str, Any] | None = None
 
     def meta(self) -> dict[str, Any]:
         """The JSON meta both containers share."""
         from man_rl.version import __version__
 
-        return {
+        meta = {
             "man_rl_version": __version__,
             "capacity": self.capacity,
             "eviction": self.eviction,
@@ -66,6 +68,9 @@ class Contents(NamedTuple):
             "keys": [encode_key(key) for key in self.keys],
             "rng_state": self.rng_state,
         }
+        if self.key_settings is not None:  # absent otherwise: older files read the same
+            meta["key_settings"] = self.key_settings
+        return meta
 
 
 def parse_contents(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Contents:
@@ -92,8 +97,11 @@ def parse_contents(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) ->
     )
     if not consistent:
         raise ValueError("keys, sizes and seen counters disagree")
+    settings = meta.get("key_settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise TypeError(f"key settings {settings!r}")
     sizes, seen = sizes.astype(np.int64), seen.astype(np.int64)
-    return Contents(capacity, eviction, shape, keys, sizes, seen, meta["rng_state"])
+    return Contents(capacity, eviction, shape, keys, sizes, seen, meta["rng_state"], settings)
 
 
 def inconsistent(where: Path, err: Exception) -> CorruptFileError:
