@@ -6,7 +6,8 @@
 - :class:`AtariAdapter` (:mod:`.atari`): binned RAM bytes of a few ALE games
   (:class:`RamKey`, the AtariARI annotations); :func:`register_atari` registers ale-py's ids;
 - :class:`CellAdapter` (:mod:`.cells`): the fallback of every pixel env, Go-Explore's
-  downscaled grey cells of the frame (:class:`CellKey`);
+  downscaled grey cells of the frame (:class:`CellKey`), sized per game
+  (:class:`DynamicCellKey`, :mod:`.downscale`);
 - :func:`layout_for`, :func:`state_space`, :func:`reachable_states`: whichever adapter
   matches an env (or env id) answers;
 - :func:`register_envs`: MiniGrid's ids and ``ManRL/Empty-4x4-v0``, the paper's 16-state grid;
@@ -37,6 +38,7 @@ from .atari import (
 )
 from .cells import CellAdapter, CellKey
 from .discrete import DiscreteAdapter, discrete_key, discrete_layout
+from .downscale import DynamicCellKey
 from .layouts import layout_for, reachable_states, state_space
 from .minigrid import (
     DIRECTION_LABELS,
@@ -58,6 +60,7 @@ __all__ = [
     "CellAdapter",
     "CellKey",
     "DiscreteAdapter",
+    "DynamicCellKey",
     "MiniGridAdapter",
     "RamAxis",
     "RamKey",

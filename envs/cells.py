@@ -4,8 +4,10 @@ Go-Explore (Ecoffet et al. 2021, "First return, then explore") names the state o
 game by its screen made tiny: shrunk to 11 x 8 pixels by area averaging, made grey, and
 quantised to 8 levels, so that screens that look alike share a key and screens that differ
 in where things are get different ones. :class:`CellKey` does that to the frame the wrapper
-stores; :class:`CellAdapter` makes it the fallback key of every pixel env no other adapter
-understands.
+stores; :class:`CellAdapter` makes cells the fallback key of every pixel env no other adapter
+understands, with the cell size and grey levels chosen per game
+(:class:`~man_rl.envs.downscale.DynamicCellKey`: fixed 11 x 8 cells cannot see a pole or a
+paddle).
 
 **Key format.** A string of ``height`` rows, top to bottom, joined by ``"/"``; each row has
 ``width`` characters, one per cell left to right, the cell's grey level ``0 .. levels - 1``
@@ -34,7 +36,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.keys import KeyFn
 
+SETTINGS_KIND = "cells"
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _DECODE = {c: i for i, c in enumerate(_DIGITS)}
 # ITU-R BT.601 luma, as OpenCV's and Pillow's RGB -> grey
@@ -118,6 +122,30 @@ class CellKey:
         """The key of frame ``obs`` (see the module docstring for the format)."""
         return "/".join("".join(_DIGITS[v] for v in row) for row in self.cells(obs).tolist())
 
+    def settings(self) -> dict[str, Any]:
+        """The JSON a memory saves to key the same way again (:meth:`from_settings`).
+
+        Example:
+            >>> CellKey(width=4, height=3, levels=16).settings()
+            {'kind': 'cells', 'width': 4, 'height': 3, 'levels': 16}
+        """
+        return {
+            "kind": SETTINGS_KIND,
+            "width": self.width,
+            "height": self.height,
+            "levels": self.levels,
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CellKey:
+        """The key :meth:`settings` describes; ``InvalidValueError`` for anything else."""
+        if not isinstance(settings, dict) or settings.get("kind") != SETTINGS_KIND:
+            raise InvalidValueError(f"{settings!r} are not cell-key settings (kind 'cells')")
+        try:
+            return cls(settings["width"], settings["height"], settings["levels"])
+        except KeyError as err:
+            raise InvalidValueError(f"cell-key settings {settings!r} lack {err}") from None
+
     @staticmethod
     def cells_of(key: str) -> np.ndarray:
         """The grid of grey levels a key names (the inverse of the key format).
@@ -143,7 +171,7 @@ def _is_image_space(space: Any) -> bool:
 
 
 class CellAdapter:
-    """The fallback of every pixel env: :class:`CellKey` of the frame.
+    """The fallback of every pixel env: cells of the frame, sized for the game.
 
     Matches any env whose observation is a uint8 image or whose ``render_mode`` is
     ``"rgb_array"``, and is asked last (the highest ``priority``), so a specific adapter
@@ -152,12 +180,14 @@ class CellAdapter:
     of the keys seen.
 
     Args:
-        cell_key: the key function (default :class:`CellKey` ``()``, 11 x 8 cells, 8 levels).
+        cell_key: the key function (default :class:`~man_rl.envs.downscale.DynamicCellKey`
+            ``()``: cell size and grey levels chosen per game, Go-Explore's dynamic
+            downscaling; give a :class:`CellKey` for fixed cells).
 
     Example:
         >>> import gymnasium as gym
         >>> env = gym.make("CartPole-v1", render_mode="rgb_array")
-        >>> adapter = CellAdapter()
+        >>> adapter = CellAdapter(CellKey())
         >>> _ = env.reset(seed=0)
         >>> adapter.matches(env), len(adapter.key(env, env.render(), {})), adapter.layout(env)
         (True, 95, None)
@@ -166,8 +196,10 @@ class CellAdapter:
     name = "cells"
     priority = 1000
 
-    def __init__(self, cell_key: CellKey | None = None) -> None:
-        self.key = cell_key if cell_key is not None else CellKey()
+    def __init__(self, cell_key: KeyFn | None = None) -> None:
+        from .downscale import DynamicCellKey
+
+        self.key: KeyFn = cell_key if cell_key is not None else DynamicCellKey()
 
     def matches(self, env: Any) -> bool:
         """An image observation, or ``render_mode="rgb_array"``."""

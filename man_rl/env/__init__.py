@@ -2,6 +2,8 @@
 
 - :class:`MemoryWrapper` (:mod:`.wrapper`): a Gymnasium wrapper storing each state's screen;
 - :mod:`.vector`: the same for vector envs, whose sub-envs may run in other processes;
+- :mod:`.collapse`: the one warning (:class:`KeyCollapseWarning`) when a key function files
+  most screens, differing widely, under one key;
 - :mod:`.adapter`: the :class:`EnvAdapter` protocol (state keys, state count, layout,
   reachable states) and how an env finds its adapter.
 
@@ -22,12 +24,14 @@ from man_rl.env.adapter import (
     register_adapter,
     unregister_adapter,
 )
+from man_rl.env.collapse import KeyCollapseWarning
 from man_rl.env.vector import StateFrameInfo, VectorMemoryWrapper, make_memory_vec_env
 from man_rl.env.wrapper import FrameSource, MemoryWrapper, StateObserver
 
 __all__ = [
     "EnvAdapter",
     "FrameSource",
+    "KeyCollapseWarning",
     "MemoryWrapper",
     "StateFrameInfo",
     "StateObserver",

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from man_rl.env.adapter import EnvAdapter, adapter_for
+from man_rl.env.collapse import CollapseCheck
 from man_rl.errors import EnvCompatibilityError, InvalidValueError
 from man_rl.keys import KeyFn
 from man_rl.stm.memory import ShortTermMemory
@@ -36,6 +37,11 @@ class StateObserver:
 
     A key function with the attribute ``from_frame = True`` (a key computed from pixels) is
     called with the frame in place of the observation, so a rendered frame is rendered once.
+
+    A key *chooser* (with ``choose(env, frame) -> key_fn`` and ``restore(settings) ->
+    key_fn``, e.g. :class:`man_rl.envs.DynamicCellKey`, the pixel fallback's key) picks its
+    key function once: from the settings a memory saved (:meth:`use_settings`), else at the
+    first frame; :attr:`chosen_settings` are then what a memory should save.
 
     Example:
         >>> import gymnasium as gym
@@ -65,6 +71,19 @@ class StateObserver:
         self.key_fn: KeyFn = key_fn if key_fn is not None else adapter.key  # type: ignore[union-attr]
         self.expected_states = adapter.state_count(env) if key_fn is None else None  # type: ignore[union-attr]
         self.from_frame = getattr(self.key_fn, "from_frame", False) is True
+        chooses = callable(getattr(self.key_fn, "choose", None))
+        self._chooser: Any = self.key_fn if chooses else None
+        self.chosen_settings: dict[str, Any] | None = None
+
+    def use_settings(self, settings: dict[str, Any] | None) -> None:
+        """Key as a memory's saved ``settings`` say (a no-op without a chooser or settings)."""
+        if self._chooser is not None and settings is not None:
+            self._settle(self._chooser.restore(settings))
+
+    def _settle(self, key_fn: Any) -> None:
+        self.key_fn, self._chooser = key_fn, None
+        settings = getattr(key_fn, "settings", None)
+        self.chosen_settings = settings() if callable(settings) else None
 
     @staticmethod
     def _choose_frame_source(env: gym.Env, frame: str) -> bool:
@@ -98,6 +117,8 @@ class StateObserver:
     def observe(self, obs: Any, info: dict[str, Any]) -> tuple[Hashable, np.ndarray]:
         """``(key, frame)`` of the state the env is in now."""
         frame = self.env.render() if self.use_render else obs
+        if self._chooser is not None:
+            self._settle(self._chooser.choose(self.env, np.asarray(frame)))
         return self.key_fn(self.env, frame if self.from_frame else obs, info), frame
 
 
@@ -113,6 +134,12 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
     Keys come from ``key_fn(env, obs, info) -> hashable`` when given, else from the env's
     adapter (:mod:`man_rl.env.adapter`): MiniGrid envs -> ``(x, y, direction)``,
     ``Discrete`` observations -> the observation, and so on for the adapters installed.
+
+    A pixel env with no adapter of its own gets :class:`man_rl.envs.DynamicCellKey`: cells
+    sized for the game from a short random walk in a copy of it, chosen at the first frame
+    and saved in ``memory.key_settings``; a memory that has them keys new frames the same
+    way. When one key comes to hold most frames while its screens differ widely, the
+    wrapper warns once (:class:`~man_rl.env.collapse.KeyCollapseWarning`): pass ``key_fn``.
 
     Gymnasium 1.x wrappers do not forward attributes: reach the memory of a re-wrapped env
     with ``env.get_wrapper_attr("memory")``.
@@ -167,6 +194,8 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
         self.memory: ShortTermMemory = (
             memory if memory is not None else ShortTermMemory(capacity or _DEFAULT_CAPACITY)
         )
+        self._observer.use_settings(self.memory.key_settings)
+        self._collapse = CollapseCheck()
         self._frame: np.ndarray | None = None
         self.last_key: Hashable | None = None
 
@@ -174,7 +203,10 @@ class MemoryWrapper(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
         key, frame = self._observer.observe(obs, info)
         if self.memory.frame_shape is None and self._observer.expected_states is not None:
             self.memory.check_fits(self._observer.expected_states, np.shape(frame))
+        if self.memory.key_settings is None:
+            self.memory.key_settings = self._observer.chosen_settings
         self.memory.add(key, frame)
+        self._collapse.added(self.memory)
         self._frame = frame
         self.last_key = key
         info["state_key"] = key
