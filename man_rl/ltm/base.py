@@ -224,6 +224,7 @@ class LongTermMemory(nn.Module):
         mixed_precision: str | None = None,
         grow: bool = True,
         warmup_steps: int | None = None,
+        threads: int | None = None,
     ) -> dict[str, list[float]]:
         """Train on class-balanced batches of ``memory``; see :func:`man_rl.ltm.training.fit`.
 
@@ -243,6 +244,7 @@ class LongTermMemory(nn.Module):
             mixed_precision=mixed_precision,
             grow=grow,
             warmup_steps=warmup_steps,
+            threads=threads,
         )
 
     def grow(

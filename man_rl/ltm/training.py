@@ -60,6 +60,7 @@ from man_rl.ltm.optim import (
     warmup_factor,
 )
 from man_rl.stm.memory import ShortTermMemory
+from man_rl.threads import TorchThreads
 
 #: Default frames per batch.
 DEFAULT_BATCH_SIZE = 32
@@ -181,6 +182,7 @@ def fit(
     mixed_precision: str | None = None,
     grow: bool = True,
     warmup_steps: int | None = None,
+    threads: int | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` for ``steps`` Adam steps on class-balanced batches of ``memory``.
 
@@ -217,6 +219,10 @@ def fit(
         warmup_steps: the model's first ``warmup_steps`` steps (counted over all calls, so
             a model trained past them is unaffected) ramp the learning rate up linearly to
             ``lr`` (:func:`warmup_factor`; default :data:`DEFAULT_WARMUP_STEPS`, 0: none).
+        threads: torch's intra-op threads while training (``None``: the cores other
+            processes leave free, looked at again every few seconds, at most torch's own
+            setting; see :mod:`man_rl.threads`). A busy neighbour then costs about the core
+            it takes instead of 20-40x (both processes' spinning threads fighting).
 
     Returns:
         The whole history (all calls so far): ``"step"``, ``"loss"`` and each loss term
@@ -264,8 +270,11 @@ def fit(
     history = state.history
     skipped_in_a_row = 0
     bar = _progress_bar(steps, progress, type(model).__name__)
+    plan = TorchThreads(threads)
     try:
+        plan.__enter__()
         for _ in range(steps):
+            plan.update()
             frames, labels = memory.sample(batch, balanced=balanced, rng=state.batch_rng)
             x = frames_to_tensor(frames, target)
             y = to_model[torch.from_numpy(labels)].to(target)
@@ -313,6 +322,7 @@ def fit(
                         refresh=False,
                     )
     finally:
+        plan.__exit__(None, None, None)
         # the optimizer keeps the rate asked for; the warm-up is a function of the step
         for group, base_lr in zip(state.optimizer.param_groups, base_lrs, strict=True):
             group["lr"] = base_lr
