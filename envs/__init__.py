@@ -5,7 +5,7 @@
 - :class:`DiscreteAdapter` (:mod:`.discrete`): the observation is the key;
 - :class:`AtariAdapter` (:mod:`.atari`): binned RAM bytes of a few ALE games
   (:class:`RamKey`, the AtariARI annotations); :func:`register_atari` registers ale-py's ids;
-- :class:`CellAdapter` (:mod:`.cells`): the fallback of every pixel env, Go-Explore's
+- :class:`CellAdapter` (:mod:`.downscale`): the fallback of every pixel env, Go-Explore's
   downscaled grey cells of the frame (:class:`CellKey`), sized per game
   (:class:`DynamicCellKey`, :mod:`.downscale`);
 - :func:`layout_for`, :func:`state_space`, :func:`reachable_states`: whichever adapter
@@ -36,9 +36,9 @@ from .atari import (
     preprocessed_atari,
     register_atari,
 )
-from .cells import CellAdapter, CellKey
+from .cells import CellKey
 from .discrete import DiscreteAdapter, discrete_key, discrete_layout
-from .downscale import DynamicCellKey
+from .downscale import CellAdapter, DynamicCellKey
 from .layouts import layout_for, reachable_states, state_space
 from .minigrid import (
     DIRECTION_LABELS,

@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from man_rl.errors import EnvCompatibilityError, InvalidValueError
+from man_rl.keys import KeyFn
 
 from .cells import CellKey, _area_weights, grey
 
@@ -162,7 +163,7 @@ class DynamicCellKey:
     with its env and first frame, and keys every frame with the :class:`CellKey` it returns
     (or with :meth:`restore` of the settings its memory already holds). Called directly as
     a key function it chooses at the first frame of each game (env id and frame shape) and
-    keeps that choice. This is the key of :class:`~man_rl.envs.cells.CellAdapter`, the
+    keeps that choice. This is the key of :class:`CellAdapter`, the
     fallback of every pixel env, and ``--key-fn man_rl.envs:DynamicCellKey`` on the
     command line.
 
@@ -222,4 +223,66 @@ class DynamicCellKey:
         return self._chosen[game](env, obs, info)
 
 
-__all__ = ["LEVELS", "WIDTHS", "DynamicCellKey", "candidate_sizes", "choose_cells", "score"]
+def _is_image_space(space: Any) -> bool:
+    shape = getattr(space, "shape", None)
+    if getattr(space, "dtype", None) != np.uint8 or shape is None or len(shape) not in (2, 3):
+        return False
+    return len(shape) == 2 or shape[2] in (1, 3, 4)
+
+
+class CellAdapter:
+    """The fallback of every pixel env: cells of the frame, sized for the game.
+
+    Matches any env whose observation is a uint8 image or whose ``render_mode`` is
+    ``"rgb_array"``, and is asked last (the highest ``priority``), so a specific adapter
+    (MiniGrid, Atari RAM, ...) wins where there is one. The number of keys, their layout and
+    which are reachable are not known (``None``): recall grids of cell keys are plain grids
+    of the keys seen.
+
+    Args:
+        cell_key: the key function (default :class:`~man_rl.envs.downscale.DynamicCellKey`
+            ``()``: cell size and grey levels chosen per game, Go-Explore's dynamic
+            downscaling; give a :class:`CellKey` for fixed cells).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1", render_mode="rgb_array")
+        >>> adapter = CellAdapter(CellKey())
+        >>> _ = env.reset(seed=0)
+        >>> adapter.matches(env), len(adapter.key(env, env.render(), {})), adapter.layout(env)
+        (True, 95, None)
+    """
+
+    name = "cells"
+    priority = 1000
+
+    def __init__(self, cell_key: KeyFn | None = None) -> None:
+        self.key: KeyFn = cell_key if cell_key is not None else DynamicCellKey()
+
+    def matches(self, env: Any) -> bool:
+        """An image observation, or ``render_mode="rgb_array"``."""
+        renders = getattr(env, "render_mode", None) == "rgb_array"
+        return renders or _is_image_space(getattr(env, "observation_space", None))
+
+    def state_count(self, env: Any) -> None:
+        """Not known (``levels ** (width * height)`` possible keys, few of them seen)."""
+        return None
+
+    def layout(self, env: Any) -> None:
+        """None: draw the keys seen as a plain grid."""
+        return None
+
+    def reachable_states(self, env: Any) -> None:
+        """Not known."""
+        return None
+
+
+__all__ = [
+    "LEVELS",
+    "WIDTHS",
+    "CellAdapter",
+    "DynamicCellKey",
+    "candidate_sizes",
+    "choose_cells",
+    "score",
+]
