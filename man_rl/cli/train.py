@@ -88,6 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a new model weighs each frame's K largest pixel errors 11x (0, the default: "
         "off); for states told apart by a small sprite",
     )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="torch threads (default: the cores other processes leave free, looked at again "
+        "every few seconds, so a busy neighbour does not slow training 20x)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -127,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 mixed_precision=args.mixed_precision,
                 grow=not args.no_grow,
                 warmup_steps=args.warmup_steps,
+                threads=args.threads,
             )
         except KeyboardInterrupt:
             if model.training_state is not None and model.training_state.step > 0:
