@@ -17,6 +17,7 @@ SUITES = (
     "recall_bench",
     "report_bench",
     "growth_bench",
+    "threads_bench",
 )
 
 

@@ -109,24 +109,32 @@ class _Sample:
 
 
 _last_sample: _Sample | None = None
+_last_value: float | None = None
 
 
 def neighbour_cores(min_seconds: float = FIRST_LOOK_SECONDS) -> float | None:
     """Cores of this process's that other processes keep busy, lately (``None``: unknown).
 
     Measured since the last call when that was at least ``min_seconds`` and at most a
-    minute ago, else over a fresh ``min_seconds`` wait.
+    minute ago; the last figure again when the last call was under ``min_seconds`` ago (so
+    a loop calling ``fit`` for a few steps at a time does not wait each time); else over a
+    fresh ``min_seconds`` wait.
     """
-    global _last_sample
+    global _last_sample, _last_value
     now = _Sample()
     if now.busy is None:
         return None
     earlier = _last_sample
-    if earlier is None or not min_seconds <= now.wall - earlier.wall <= 60.0:
+    since = math.inf if earlier is None else now.wall - earlier.wall
+    if since < min_seconds and _last_value is not None:
+        return _last_value
+    if not min_seconds <= since <= 60.0:
         time.sleep(min_seconds)
         earlier, now = now, _Sample()
+    assert earlier is not None
     _last_sample = now
-    return now.others_since(earlier)
+    _last_value = now.others_since(earlier)
+    return _last_value
 
 
 def free_threads(limit: int, neighbours: float | None, cores: int | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -59,3 +61,37 @@ def test_fit_uses_the_threads_asked_for_and_puts_torchs_back() -> None:
     assert seen == [1, 1] and torch.get_num_threads() == before
     with pytest.raises(InvalidValueError, match="threads"):
         model.fit(stm, 1, progress=False, threads=0)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--memory", "m", "--model", "A", "--steps", "1", "--out", "o"],
+        ["recall", "--model", "m", "--out", "o"],
+        ["evaluate", "--model", "m", "--memory", "m", "--out", "o"],
+        ["report", "--memory", "m", "--out", "o"],
+        ["demo"],
+        ["agent", "train", "--kind", "dqn", "--out", "o"],
+    ],
+)
+def test_every_torch_command_runs_with_the_threads_asked_for(argv, monkeypatch) -> None:
+    cli = importlib.import_module("man_rl.cli.main")
+
+    parser = cli.build_parser()
+    args = parser.parse_args([*argv, "--threads", "2"])
+    seen: list[int] = []
+    args.run = lambda _: seen.append(torch.get_num_threads()) or 0
+    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    before = torch.get_num_threads()
+    assert cli.main([]) == 0
+    assert seen == [2] and torch.get_num_threads() == before
+
+
+def test_commands_without_torch_leave_its_threads_alone() -> None:
+    from man_rl.cli.main import build_parser
+
+    args = build_parser().parse_args(["info", "x.manrl"])
+    assert not getattr(args, "uses_torch", False)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["info", "x.manrl", "--threads", "2"])

@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from man_rl.cli.common import make_env, non_negative_int, positive_int, probability
+from man_rl.cli.common import (
+    add_threads_option,
+    make_env,
+    non_negative_int,
+    positive_int,
+    probability,
+)
 from man_rl.errors import InvalidValueError
 
 if TYPE_CHECKING:
@@ -51,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, required=True, help="agent file to write (.npz tabular, .zip dqn)"
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(train)
     train.set_defaults(run=run_train)
 
     evaluate = commands.add_parser(

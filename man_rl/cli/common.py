@@ -44,6 +44,34 @@ def probability(text: str) -> float:
     return value
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` for a command that runs torch (:func:`torch_threads` applies it)."""
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="torch threads (default: the cores other processes leave free, looked at again "
+        "every few seconds while training, so a busy neighbour does not slow it 20x)",
+    )
+    parser.set_defaults(uses_torch=True)
+
+
+@contextmanager
+def torch_threads(args: argparse.Namespace) -> Iterator[None]:
+    """Run a command with torch's threads chosen (or fixed by ``--threads``), then restored.
+
+    Commands without :func:`add_threads_option` run as they are (and need not import torch).
+    """
+    if not getattr(args, "uses_torch", False):
+        yield
+        return
+    from man_rl.threads import TorchThreads
+
+    with TorchThreads(args.threads):
+        yield
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into ``KeyboardInterrupt`` so ``finally``/``except`` blocks still run.
@@ -149,17 +177,18 @@ def import_spec(spec: str, option: str, example: str) -> Any:
 def key_fn_from_spec(spec: str) -> Any:
     """The key function ``--key-fn`` names, ``None`` for the env adapter's.
 
-    ``"default"`` -> ``None``; ``"cell"`` -> :class:`~man_rl.envs.CellKey` ``()``;
+    ``"default"`` -> ``None``; ``"cell"`` -> :class:`~man_rl.envs.DynamicCellKey` ``()``
+    (cells sized for the game, Go-Explore's dynamic downscaling);
     ``MODULE:FUNC`` -> the imported function (a class there is instantiated with no
     arguments, e.g. ``man_rl.envs.cells:CellKey``).
     """
-    from man_rl.envs import CellKey
+    from man_rl.envs import DynamicCellKey
     from man_rl.errors import InvalidValueError
 
     if spec == "default":
         return None
     if spec == "cell":
-        return CellKey()
+        return DynamicCellKey()
     if ":" not in spec:
         raise InvalidValueError(
             f"--key-fn must be 'default', 'cell' or MODULE:FUNC (e.g. my_pkg.keys:room_key), "

@@ -6,7 +6,14 @@ import argparse
 import time
 from pathlib import Path
 
-from man_rl.cli.common import env_layout, known_states, make_env, positive_int, probability
+from man_rl.cli.common import (
+    add_threads_option,
+    env_layout,
+    known_states,
+    make_env,
+    positive_int,
+    probability,
+)
 from man_rl.collection import collect, summarize
 from man_rl.io.atomic import write_json_atomically
 from man_rl.stm import ShortTermMemory
@@ -34,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--capacity", type=positive_int, default=100, help="frames per state")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_threads_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from man_rl.cli.common import non_negative_int, positive_int
+from man_rl.cli.common import add_threads_option, non_negative_int, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0,
         help="seed of the samples and of a judge trained here (default 0)",
     )
+    add_threads_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from man_rl.cli.common import torch_threads
 from man_rl.errors import ManRLError
 
 # name -> module under man_rl.cli; each module has register(subparsers) and sets run=func.
@@ -37,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        with torch_threads(args):
+            return int(args.run(args) or 0)
     except (
         ManRLError,
         FileNotFoundError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from man_rl.cli.common import non_negative_int, positive_int
+from man_rl.cli.common import add_threads_option, non_negative_int, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=non_negative_int, default=0, help="seed of the samples (default 0)"
     )
     parser.add_argument("--dpi", type=positive_int, default=120, help="PNG resolution")
+    add_threads_option(parser)
     parser.set_defaults(run=run)
 
 

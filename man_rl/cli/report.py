@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from man_rl.cli.common import non_negative_int, positive_int
+from man_rl.cli.common import add_threads_option, non_negative_int, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--embed", action="store_true", help="pictures inside the page")
     parser.add_argument("--no-grid", action="store_true", help="leave the recall grid out")
     parser.add_argument("--title", default=None, help="the page's title")
+    add_threads_option(parser)
     parser.set_defaults(run=run)
 
 

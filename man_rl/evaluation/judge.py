@@ -47,6 +47,7 @@ from man_rl.io.bundle import read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key
 from man_rl.ltm.common import check_positive_int, check_seed, make_generator
 from man_rl.stm.memory import ShortTermMemory
+from man_rl.threads import TorchThreads
 
 KIND = "judge"
 VERSION = 1
@@ -317,6 +318,7 @@ def train_judge(
     batch_size: int = 64,
     held_out_share: float = 0.2,
     lr: float = 1e-3,
+    threads: int | None = None,
 ) -> Judge:
     """Train a :class:`Judge` on the real frames of ``memory`` (on the CPU).
 
@@ -327,6 +329,8 @@ def train_judge(
         batch_size: frames per step, drawn class-balanced (a state, then one of its frames).
         held_out_share: share of each state's frames held out to measure the ceiling.
         lr: Adam's learning rate, decayed to zero along a cosine.
+        threads: torch's threads while training (``None``: the cores other processes leave
+            free, as ``fit`` chooses; :mod:`man_rl.threads`).
     """
     seed = check_seed(seed)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -356,22 +360,24 @@ def train_judge(
     net.train()
     losses: list[float] = []
     right: list[bool] = []
-    for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-        classes = torch.randint(len(keys), (batch_size,), generator=generator)
-        offsets = (torch.rand(batch_size, generator=generator) * train_counts[classes]).long()
-        index = starts[classes] + offsets
-        _, logits = net(images(train_x[index]))
-        loss = F.cross_entropy(logits, train_labels[index])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-        right.append(bool((logits.argmax(1) == train_labels[index]).all()))
-        recent = slice(-_PATIENCE, None)
-        if len(losses) >= _PATIENCE and all(right[recent]) and max(losses[recent]) < _DONE_LOSS:
-            break  # every recent batch is classified right and with confidence
+    with TorchThreads(threads) as chosen:
+        for step in range(steps):
+            chosen.update()
+            for group in optimizer.param_groups:
+                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+            classes = torch.randint(len(keys), (batch_size,), generator=generator)
+            offsets = (torch.rand(batch_size, generator=generator) * train_counts[classes]).long()
+            index = starts[classes] + offsets
+            _, logits = net(images(train_x[index]))
+            loss = F.cross_entropy(logits, train_labels[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            right.append(bool((logits.argmax(1) == train_labels[index]).all()))
+            recent = slice(-_PATIENCE, None)
+            if len(losses) >= _PATIENCE and all(right[recent]) and max(losses[recent]) < _DONE_LOSS:
+                break  # every recent batch is classified right and with confidence
     split = JudgeSplit(keys, counts, held_out)
     info = {
         "seed": seed,
