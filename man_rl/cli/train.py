@@ -6,7 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from man_rl.cli.common import non_negative_int, positive_int, sigterm_as_interrupt
+from man_rl.cli.common import (
+    add_threads_option,
+    non_negative_int,
+    positive_int,
+    sigterm_as_interrupt,
+)
+
+# the defaults shown in --help, kept here so that --help does not import torch
+DEFAULT_SHARE = 0.95
+DEFAULT_BUDGET = 600.0
 
 
 def _positive_float(text: str) -> float:
@@ -16,6 +25,13 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a share of the ceiling in (0, 1], got {value}")
     return value
 
 
@@ -30,7 +46,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--memory", required=True, type=Path, help="short-term memory file")
     parser.add_argument("--model", required=True, choices=("A", "B"), help="model type")
-    parser.add_argument("--steps", required=True, type=positive_int, help="training steps")
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="training steps (with --until: the most steps; without either, train until "
+        "recall is good or --budget runs out)",
+    )
+    parser.add_argument(
+        "--until",
+        type=_share,
+        nargs="?",
+        const=DEFAULT_SHARE,
+        default=None,
+        metavar="SHARE",
+        help="train until recall is good: the judge (trained here on the memory's frames, "
+        "its held-out frames kept out of training) scores recalled samples at SHARE x its "
+        f"ceiling or better (default {DEFAULT_SHARE}), fidelity <= 1.5, and Type B recognises "
+        "the held-out frames as well; checked every few hundred steps",
+    )
+    parser.add_argument(
+        "--budget",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help=f"with --until (or no --steps): stop after this long, checks included "
+        f"(default {DEFAULT_BUDGET:.0f})",
+    )
     parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
     parser.add_argument(
         "--batch-size",
@@ -88,14 +130,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a new model weighs each frame's K largest pixel errors 11x (0, the default: "
         "off); for states told apart by a small sprite",
     )
-    parser.add_argument(
-        "--threads",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="torch threads (default: the cores other processes leave free, looked at again "
-        "every few seconds, so a busy neighbour does not slow training 20x)",
-    )
+    add_threads_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -122,11 +157,19 @@ def run(args: argparse.Namespace) -> int:
         model = cls.for_memory(memory, seed=args.seed, **options)
     seed = None if model.training_state is not None else args.seed
     known = len(model.keys)
+    until = budget = None
+    if args.until is not None or args.steps is None or args.budget is not None:
+        from man_rl.evaluation import RecallTarget
+
+        until = RecallTarget(memory, share=DEFAULT_SHARE if args.until is None else args.until)
+        budget = DEFAULT_BUDGET if args.budget is None else args.budget
     with sigterm_as_interrupt():
         try:
             history = model.fit(
                 memory,
                 args.steps,
+                until=until,
+                budget=budget,
                 batch_size=args.batch_size,
                 lr=args.lr,
                 seed=seed,
@@ -146,11 +189,19 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             raise
+    if until is not None and until.stopped.steps == 0:
+        raise InvalidValueError(
+            f"the budget of {budget:g} s was spent before the first training step (training "
+            "the judge that checks recall took it); give a larger --budget, or --steps N alone"
+        )
     model.save(args.out)
     grown = f", {len(model.keys) - known} states added" if len(model.keys) > known else ""
+    taken = args.steps if until is None else until.stopped.steps
     print(
-        f"trained Type {args.model} on {memory.num_keys} states for {args.steps} steps "
+        f"trained Type {args.model} on {memory.num_keys} states for {taken} steps "
         f"(step {int(history['step'][-1])}, loss {history['loss'][-1]:.4g}{grown}); "
         f"saved {args.out}"
     )
+    if until is not None:
+        print(f"stopped: {until.stopped}")
     return 0

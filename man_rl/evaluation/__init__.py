@@ -9,6 +9,8 @@
   controls need no model); :mod:`.reference` keeps the real frames' side of it between
   calls with one judge.
 - :mod:`.metrics`: :func:`evaluate` of a model (recall, judge, recognition, coverage).
+- :mod:`.target`: :class:`RecallTarget`, the judge as a stopping rule for
+  ``fit(memory, until=...)``.
 - :mod:`.unvisited`: the paper's Figures 7-8 run (a model over every state, trained on a
   greedy agent's screens) beside man_rl's answer, judged over visited and unvisited states.
 
@@ -39,6 +41,7 @@ from man_rl.evaluation.metrics import (
     recognition_accuracy,
 )
 from man_rl.evaluation.reference import RealReference
+from man_rl.evaluation.target import RecallTarget
 from man_rl.evaluation.unvisited import CoverageStudy, VisitReport, coverage_study, judge_by_visit
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "JudgeSplit",
     "NearestFrame",
     "RealReference",
+    "RecallTarget",
     "Recognition",
     "StateFigures",
     "VisitReport",

@@ -14,15 +14,20 @@ Example:
 
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.checkpoint import load_model, save_model
+from man_rl.ltm.stopping import Stopped, StoppingRule, Verdict, fit_until
 from man_rl.ltm.type_a import TypeA, TypeAConfig
 from man_rl.ltm.type_b import TypeB, TypeBConfig
 
 __all__ = [
     "LongTermMemory",
+    "Stopped",
+    "StoppingRule",
     "TypeA",
     "TypeAConfig",
     "TypeB",
     "TypeBConfig",
+    "Verdict",
+    "fit_until",
     "load_model",
     "save_model",
 ]

@@ -28,7 +28,8 @@ from man_rl.ltm import checkpoint, growth, presets
 from man_rl.ltm.common import KeyIndex, check_positive_int, recall_generator
 from man_rl.ltm.losses import LossTerms
 from man_rl.ltm.networks import tensor_to_frames
-from man_rl.ltm.training import fit
+from man_rl.ltm.stopping import StoppingRule, fit_until
+from man_rl.ltm.training import TERMS, fit
 from man_rl.stm.memory import ShortTermMemory
 
 M = TypeVar("M", bound="LongTermMemory")
@@ -213,8 +214,10 @@ class LongTermMemory(nn.Module):
     def fit(
         self,
         memory: ShortTermMemory,
-        steps: int,
+        steps: int | None = None,
         *,
+        until: StoppingRule | None = None,
+        budget: float | None = None,
         batch_size: int | None = None,
         lr: float | None = None,
         seed: int | None = None,
@@ -229,23 +232,39 @@ class LongTermMemory(nn.Module):
         """Train on class-balanced batches of ``memory``; see :func:`man_rl.ltm.training.fit`.
 
         Keys of the memory the model does not know are added first (``grow=False`` makes
-        them an error instead).
+        them an error instead). With ``until`` (a stopping rule, e.g.
+        :class:`man_rl.evaluation.RecallTarget`), train until it is met, ``budget`` seconds
+        pass (default :data:`~man_rl.ltm.stopping.DEFAULT_BUDGET`) or ``steps`` are taken
+        (:func:`man_rl.ltm.stopping.fit_until`); the rule keeps why it stopped
+        (``until.stopped``). Returns the whole training history either way.
         """
-        return fit(
-            self,
-            memory,
-            steps,
+        options: dict[str, Any] = dict(
             batch_size=batch_size,
             lr=lr,
             seed=seed,
             device=device,
-            progress=progress,
             balanced=balanced,
             mixed_precision=mixed_precision,
             grow=grow,
             warmup_steps=warmup_steps,
             threads=threads,
         )
+        if until is not None:
+            fit_until(
+                self, memory, until, budget=budget, max_steps=steps, progress=progress, **options
+            )
+            state = self.training_state
+            if state is None:  # the budget ran out before the first step
+                return {name: [] for name in ("step", *TERMS)}
+            return {name: list(values) for name, values in state.history.items()}
+        if steps is None:
+            raise InvalidValueError(
+                "fit needs steps=N, or until=a stopping rule (e.g. "
+                "man_rl.evaluation.RecallTarget(memory)) to train until recall is good"
+            )
+        if budget is not None:
+            raise InvalidValueError("budget= goes with until=; fit(steps=N) takes N steps")
+        return fit(self, memory, steps, progress=progress, **options)
 
     def grow(
         self, keys: Iterable[Hashable], memory: ShortTermMemory | None = None

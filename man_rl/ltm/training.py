@@ -60,6 +60,7 @@ from man_rl.ltm.optim import (
     warmup_factor,
 )
 from man_rl.stm.memory import ShortTermMemory
+from man_rl.stm.sampling import Sampler
 from man_rl.threads import TorchThreads
 
 #: Default frames per batch.
@@ -183,6 +184,7 @@ def fit(
     grow: bool = True,
     warmup_steps: int | None = None,
     threads: int | None = None,
+    sampler: Sampler | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` for ``steps`` Adam steps on class-balanced batches of ``memory``.
 
@@ -223,6 +225,9 @@ def fit(
             processes leave free, looked at again every few seconds, at most torch's own
             setting; see :mod:`man_rl.threads`). A busy neighbour then costs about the core
             it takes instead of 20-40x (both processes' spinning threads fighting).
+        sampler: draws the batches instead of ``balanced``'s sampler (a
+            :class:`~man_rl.stm.sampling.Subset` trains on some frames and leaves the rest
+            out, as :func:`man_rl.ltm.stopping.fit_until` does to check recall on them).
 
     Returns:
         The whole history (all calls so far): ``"step"``, ``"loss"`` and each loss term
@@ -269,13 +274,15 @@ def fit(
         state.scaler = scaler
     history = state.history
     skipped_in_a_row = 0
-    bar = _progress_bar(steps, progress, type(model).__name__)
+    bar = progress_bar(steps, progress, f"fit {type(model).__name__}")
     plan = TorchThreads(threads)
     try:
         plan.__enter__()
         for _ in range(steps):
             plan.update()
-            frames, labels = memory.sample(batch, balanced=balanced, rng=state.batch_rng)
+            frames, labels = memory.sample(
+                batch, balanced=balanced, rng=state.batch_rng, sampler=sampler
+            )
             x = frames_to_tensor(frames, target)
             y = to_model[torch.from_numpy(labels)].to(target)
             state.optimizer.zero_grad(set_to_none=True)
@@ -331,12 +338,13 @@ def fit(
     return {name: list(values) for name, values in history.items()}
 
 
-def _progress_bar(steps: int, show: bool, name: str) -> Any:
+def progress_bar(total: int | None, show: bool, desc: str) -> Any:
+    """A tqdm bar counting steps (``None`` when not ``show``)."""
     if not show:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=steps, desc=f"fit {name}", unit="step", mininterval=0.5)
+    return tqdm(total=total, desc=desc, unit="step", mininterval=0.5)
 
 
 __all__ = [

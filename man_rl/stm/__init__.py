@@ -17,7 +17,7 @@ Example:
 from man_rl.stm.eviction import FIFO, Eviction, Reservoir
 from man_rl.stm.fits import available_memory_bytes
 from man_rl.stm.memory import Batch, ShortTermMemory
-from man_rl.stm.sampling import Balanced, Sampler, Uniform
+from man_rl.stm.sampling import Balanced, Sampler, Subset, Uniform
 
 __all__ = [
     "FIFO",
@@ -27,6 +27,7 @@ __all__ = [
     "Reservoir",
     "Sampler",
     "ShortTermMemory",
+    "Subset",
     "Uniform",
     "available_memory_bytes",
 ]

@@ -3,7 +3,9 @@
 - :class:`Balanced` (the paper's answer to class imbalance): a key uniformly, then one of
   its frames uniformly, so a state visited twice weighs as much as one visited a thousand
   times;
-- :class:`Uniform`: every frame held equally likely, so common states dominate.
+- :class:`Uniform`: every frame held equally likely, so common states dominate;
+- :class:`Subset`: balanced over a chosen subset of each key's frames (training that leaves
+  frames out to check recall on them).
 
 A sampler sees only the number of frames each key holds; the memory turns the places into
 frames. Both draw with replacement.
@@ -20,6 +22,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+
+from man_rl.errors import InvalidValueError
 
 
 class Sampler(Protocol):
@@ -89,7 +93,49 @@ class Uniform:
         return batch
 
 
+class Subset(Balanced):
+    """Balanced over the frames ``allowed`` marks; keys with none allowed are never drawn.
+
+    ``allowed[i][j]`` is for key ``i``'s ``j``-th frame (oldest first).
+
+    The masks describe the memory as it was when they were made: a memory whose keys' sizes
+    have changed since is refused, as the places would name other frames.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> subset = Subset([np.array([True, False, True]), np.array([False])])
+        >>> labels, places = subset.draw(np.array([3, 1]), 8, rng)
+        >>> sorted(set(labels.tolist())), sorted(set(places.tolist()))
+        ([0], [0, 2])
+    """
+
+    def __init__(self, allowed: list[np.ndarray]) -> None:
+        masks = [np.asarray(mask, bool) for mask in allowed]
+        self.sizes = np.array([len(mask) for mask in masks], np.int64)
+        counts = np.array([int(mask.sum()) for mask in masks], np.int64)
+        if not counts.any():
+            raise InvalidValueError("Subset needs at least one allowed frame")
+        self.keys = np.flatnonzero(counts)
+        self.counts = counts[self.keys]
+        self.starts = np.cumsum(self.counts) - self.counts
+        self.places = np.concatenate([np.flatnonzero(masks[i]) for i in self.keys])
+
+    def draw_many(
+        self, sizes: np.ndarray, batch: int, count: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A key with allowed frames uniformly, then one of its allowed frames uniformly."""
+        if not np.array_equal(np.asarray(sizes), self.sizes):
+            raise InvalidValueError(
+                "the memory changed since this Subset was made (its keys hold other numbers "
+                "of frames); make the Subset again from the memory as it is now"
+            )
+        u = rng.random((count, 2 * batch))
+        chosen = (u[:, :batch] * len(self.keys)).astype(np.int64)
+        offsets = (u[:, batch:] * self.counts[chosen]).astype(np.int64)
+        return self.keys[chosen], self.places[self.starts[chosen] + offsets]
+
+
 BALANCED = Balanced()
 UNIFORM = Uniform()
 
-__all__ = ["BALANCED", "UNIFORM", "Balanced", "Sampler", "Uniform"]
+__all__ = ["BALANCED", "UNIFORM", "Balanced", "Sampler", "Subset", "Uniform"]
