@@ -57,9 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--key-fn",
         default="default",
         metavar="{default,cell,MODULE:FUNC}",
-        help="state keys: the env adapter's (default), 'cell' (the frame shrunk to 11 x 8 grey "
-        "cells of 8 levels, Go-Explore's cells), or a function key(env, obs, info) imported "
-        "from MODULE:FUNC, e.g. my_pkg.keys:room_key",
+        help="state keys: the env adapter's (default), 'cell' (the frame shrunk to grey cells, "
+        "their size and grey levels chosen for the game from 200 random steps, Go-Explore's "
+        "dynamic downscaling), or a function key(env, obs, info) imported from MODULE:FUNC, "
+        "e.g. my_pkg.keys:room_key",
     )
     parser.add_argument(
         "--preprocess",
