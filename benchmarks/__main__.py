@@ -18,6 +18,7 @@ SUITES = (
     "report_bench",
     "growth_bench",
     "threads_bench",
+    "outofbox_bench",
 )
 
 

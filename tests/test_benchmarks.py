@@ -54,3 +54,12 @@ def test_recall_bench_runs_small_and_its_checks_reject_what_they_must():
     assert accuracy(SimpleNamespace(accuracy=0.96, ceiling=1.0))
     assert not accuracy(SimpleNamespace(accuracy=0.9, ceiling=1.0))
     assert not accuracy(SimpleNamespace(accuracy=1.0, ceiling=None))
+
+
+def test_out_of_the_box_suite_runs_small():
+    from benchmarks import outofbox_bench
+
+    rows = outofbox_bench.run(quick=True)
+    assert [r.what.split(" ")[1] for r in rows] == ["A", "B"]
+    assert all("defaults" in r.what and r.met in (True, False) for r in rows)
+    assert set(outofbox_bench.SUITE) == {"empty16", "breakout", "obstacles", "doorkey"}

@@ -1,0 +1,119 @@
+"""Recall out of the box (issue 24): the defaults only, both types, on four envs.
+
+Each row builds a model with the constructor's defaults (``TypeA.for_memory(memory)``,
+``TypeB.for_memory(memory)``: no switch, no thread setting) and trains it with the stopping
+rule a user gets from ``man-rl train`` without ``--steps``: :class:`~man_rl.evaluation.
+RecallTarget` (the strict judge trained on the memory's real frames, its held-out frames kept
+out of training) until judge accuracy >= 0.95x its ceiling, fidelity <= 1.5, diversity
+0.6-1.4 where a state's screens visibly vary and, for Type B, recognition of the held-out
+frames >= 0.95x the ceiling, or until the row's time budget ends. The time to target counts
+the judge's training and the checks, as a user waits for them.
+
+- **MiniGrid-Empty-16x16** (tile 8, 128x128, random walk, ~780 states): the issue's target
+  is 600 s of ``fit`` per type;
+- **ALE Breakout** (``AtariPreprocessing``, 84x84 grey, RAM paddle key, random actions);
+- **MiniGrid-Dynamic-Obstacles-5x5** (moving balls: a state's screens vary);
+- **MiniGrid-DoorKey-8x8** (random walk; its wall, door and key move every episode, so each
+  ``(x, y, dir)`` has many screens).
+
+``python -m benchmarks --only outofbox_bench`` runs them all (hours on 2 cores: run it alone);
+``python -m benchmarks.outofbox_bench ROW...`` runs the named rows (``empty16``, ``breakout``,
+``obstacles``, ``doorkey``); ``--quick`` checks that it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchmarks.harness import Row
+from benchmarks.recall_bench import breakout_memory, minigrid_memory
+from man_rl import ShortTermMemory, TypeA, TypeB
+from man_rl.evaluation import RecallTarget
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One env of the suite: how to gather its memory, and the time each type may take."""
+
+    name: str
+    memory: Callable[[], ShortTermMemory]
+    budget: float
+
+
+SUITE = {
+    "empty16": Suite(
+        "MiniGrid-Empty-16x16 tile 8, 20,000 random steps",
+        lambda: minigrid_memory("MiniGrid-Empty-16x16-v0", steps=20_000, capacity=50),
+        600.0,
+    ),
+    "breakout": Suite(
+        "Breakout 84x84, RAM paddle key, 20,000 random steps",
+        lambda: breakout_memory(20_000, capacity=2000),
+        900.0,
+    ),
+    "obstacles": Suite(
+        "MiniGrid-Dynamic-Obstacles-5x5, 6,000 random steps",
+        lambda: minigrid_memory("MiniGrid-Dynamic-Obstacles-5x5-v0", steps=6000, capacity=100),
+        900.0,
+    ),
+    "doorkey": Suite(
+        "MiniGrid-DoorKey-8x8, 20,000 random steps",
+        lambda: minigrid_memory("MiniGrid-DoorKey-8x8-v0", steps=20_000, capacity=100),
+        900.0,
+    ),
+}
+
+
+def rows_for(name: str, memory: ShortTermMemory, budget: float) -> list[Row]:
+    """One row per type, each with its own judge (as each user run trains one)."""
+    rows = []
+    for cls in (TypeA, TypeB):
+        target = RecallTarget(memory, seed=0)
+        model = cls.for_memory(memory, seed=0)
+        model.fit(memory, until=target, budget=budget, seed=0, progress=False)
+        stopped = target.stopped
+        judge = target.judge
+        assert judge is not None and stopped is not None
+        rows.append(
+            Row(
+                f"Type {cls.kind} defaults, {name} ({memory.num_keys} states)",
+                f"{stopped.seconds:.0f} s, {stopped.steps} steps: "
+                + (stopped.verdict.summary if stopped.verdict else "no check"),
+                f"judge ceiling {judge.ceiling or 0:.3f} ({judge.info['seconds']:.0f} s to "
+                f"train); mean-frame fidelity {target.report.mean_frame_fidelity or 0:.2f}"
+                if target.report
+                else "-",
+                None,
+                f"all targets within {budget:.0f} s",
+                stopped.reason == "met",
+            )
+        )
+    return rows
+
+
+def run(quick: bool = False, only: list[str] | None = None) -> list[Row]:
+    if quick:
+        small = minigrid_memory("MiniGrid-Empty-5x5-v0", steps=200, capacity=4)
+        return rows_for("Empty-5x5 (quick)", small, budget=3.0)
+    rows = []
+    for key in only or list(SUITE):
+        suite = SUITE[key]
+        rows += rows_for(suite.name, suite.memory(), suite.budget)
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    from benchmarks.harness import machine, render_table
+
+    unknown = sorted(set(argv) - set(SUITE))
+    if unknown:
+        raise SystemExit(f"unknown rows {unknown}; choose from {sorted(SUITE)}")
+    rows = run(only=argv or None)
+    print(f"machine: {machine()}")
+    print(render_table(rows))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
