@@ -269,9 +269,13 @@ class ShortTermMemory(MemoryFiles):
             self._set_frame_shape(frame.shape)
 
     def _set_frame_shape(self, shape: tuple[int, ...], slots: int = 0) -> None:
-        self._frame_shape = check_shape(shape)
-        fd = None if self._folder is None else self._folder.frames_fd()
-        self._queues.attach(self._frame_shape, fd=fd, slots=slots)
+        shape = check_shape(shape)
+        if self._folder is None:
+            self._queues.attach(shape, slots=slots)
+        else:  # a full disk's error names the folder
+            fd, name = self._folder.frames_fd(), str(self._folder.folder)
+            self._queues.attach(shape, fd=fd, slots=slots, name=name)
+        self._frame_shape = shape
 
     def _new_key(self, key: Hashable) -> int:
         key = normalize_key(key)

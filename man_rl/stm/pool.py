@@ -10,6 +10,12 @@ of possible states or the capacity per state.
 Where the platform cannot resize a map in place (or a view of it is still alive), the pool
 falls back to a new map and one copy.
 
+A file's map may run past the blocks the disk has given it (a sparse file), but a frame is
+only ever written where blocks are reserved: :meth:`FramePool.allocate` reserves them first
+(:func:`reserve_blocks`, ahead by ~6% or 1 MiB), so a full disk raises :class:`OSError`
+there, with nothing changed, instead of the ``SIGBUS`` a write into an unbacked page of a
+map would get.
+
 Example:
     >>> import numpy as np
     >>> pool = FramePool((2, 3))
@@ -21,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import sys
@@ -34,10 +41,46 @@ _PAGE = mmap.PAGESIZE
 # A map in RAM is a whole number of 2 MiB huge pages: the kernel then places it (and moves
 # it, when it grows) on a 2 MiB boundary, so huge pages survive each growth.
 _HUGE_PAGE = 2 * 2**20
+_MIN_RESERVE = 2**20  # a file's disk blocks are reserved ahead by at least this ...
+_RESERVE_FRACTION = 16  # ... and at least 1/16 of what is reserved
+_ZEROS = bytes(2**20)  # written where the file system cannot reserve blocks
+# What posix_fallocate says where the file system cannot reserve (it is then written).
+_NO_FALLOCATE = frozenset(
+    {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+)
 
 
 def _round_up(n: int, step: int) -> int:
     return -(-n // step) * step
+
+
+def reserve_blocks(fd: int, start: int, end: int) -> None:
+    """Give bytes ``start .. end`` of the file ``fd`` disk blocks (they hold no data yet).
+
+    ``os.posix_fallocate``; where the file system cannot (``EOPNOTSUPP``, no such call), the
+    range is written with zeros. A full disk raises :class:`OSError` (``ENOSPC``), which a
+    write through a memory map into an unbacked page would turn into ``SIGBUS``.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryFile() as handle:
+        ...     reserve_blocks(handle.fileno(), 0, 8192)
+        ...     os.fstat(handle.fileno()).st_size
+        8192
+    """
+    if end <= start:
+        return
+    fallocate = getattr(os, "posix_fallocate", None)
+    if fallocate is not None:
+        try:
+            fallocate(fd, start, end - start)
+            return
+        except OSError as err:
+            if err.errno not in _NO_FALLOCATE:
+                raise
+    zeros = memoryview(_ZEROS)
+    while start < end:
+        start += os.pwrite(fd, zeros[: min(len(zeros), end - start)], start)
 
 
 class FramePool:
@@ -48,19 +91,32 @@ class FramePool:
         fd: an open file to map (on-disk storage; shared, written back to the file), or
             ``None`` for RAM (a private anonymous map).
         slots: slots already in use (a reopened file's), kept as they are.
+        name: what a full disk's error names (the storage folder).
     """
 
-    def __init__(self, frame_shape: tuple[int, ...], *, fd: int | None = None, slots: int = 0):
+    def __init__(
+        self,
+        frame_shape: tuple[int, ...],
+        *,
+        fd: int | None = None,
+        slots: int = 0,
+        name: str | None = None,
+    ):
         self.frame_shape = tuple(frame_shape)
         self.frame_bytes = max(1, int(np.prod(self.frame_shape, dtype=np.int64)))
         self._fd = fd
         self._used = int(slots)
+        self.name = name
+        # bytes of the file with disk blocks: the slots in use (written), then what was reserved
+        self._reserved = self._used * self.frame_bytes
         self._map: mmap.mmap | None = None
         self._rows: object = None
         self.frames = np.zeros((0, *self.frame_shape), np.uint8)
         existing = os.fstat(fd).st_size if fd is not None else 0
         if max(existing, self._used) > 0:
             self._remap(max(existing, self._used * self.frame_bytes))
+        if fd is None:  # RAM needs no reserving
+            self._reserved = self.mapped_bytes
 
     def __len__(self) -> int:
         return self._used
@@ -71,12 +127,27 @@ class FramePool:
         return 0 if self._map is None else len(self._map)
 
     def allocate(self, n: int = 1) -> int:
-        """Hand out ``n`` new slots; returns the first one's index."""
+        """Hand out ``n`` new slots; returns the first one's index.
+
+        A file's slots get their disk blocks first: a full disk raises :class:`OSError`
+        (naming the pool's :attr:`name`), and the pool is as it was.
+        """
         first = self._used
-        if (first + n) * self.frame_bytes > self.mapped_bytes:
-            self._grow((first + n) * self.frame_bytes)
+        needed = (first + n) * self.frame_bytes
+        if needed > self._reserved:
+            self.make_room(needed)
         self._used = first + n
         return first
+
+    def make_room(self, nbytes: int) -> None:
+        """Map (and, for a file, reserve disk blocks for) at least ``nbytes`` of slots."""
+        if nbytes > self.mapped_bytes:
+            self._grow(nbytes)
+        if self._fd is None:
+            self._reserved = self.mapped_bytes
+        elif nbytes > self._reserved:
+            ahead = self._reserved + max(_MIN_RESERVE, self._reserved // _RESERVE_FRACTION)
+            self._reserve(min(self.mapped_bytes, _round_up(max(nbytes, ahead), _PAGE)))
 
     def gather(self, slots: np.ndarray) -> np.ndarray:
         """A copy of the frames in ``slots`` (int64), in that order.
@@ -117,6 +188,31 @@ class FramePool:
         self._rows = self._map = None
 
     # ------------------------------------------------------------------ the map
+    def _reserve(self, end: int) -> None:
+        fd, start = self._fd, self._reserved
+        assert fd is not None
+        try:
+            reserve_blocks(fd, start, end)
+        except OSError as err:
+            # give back what a half-done reservation took (beyond the slots, no data there)
+            size = os.fstat(fd).st_size
+            os.ftruncate(fd, start)
+            os.ftruncate(fd, size)
+            raise OSError(err.errno, self._no_room(err, end - start)) from None
+        self._reserved = end
+
+    def _no_room(self, err: OSError, more: int) -> str:
+        try:
+            stats = os.fstatvfs(self._fd)  # type: ignore[arg-type]
+            free = f", {stats.f_bavail * stats.f_frsize / 2**20:.1f} MiB free"
+        except (AttributeError, OSError):  # pragma: no cover - no statvfs
+            free = ""
+        return (
+            f"no room for more frames on the disk of storage folder {self.name or '?'}: "
+            f"reserving {more / 2**20:.1f} MiB more for its frames file failed "
+            f"({err.strerror or err}{free})"
+        )
+
     def _grow(self, needed: int) -> None:
         current = self.mapped_bytes
         wanted = max(needed, current + max(_MIN_GROWTH, current // _GROWTH_FRACTION))
@@ -128,19 +224,29 @@ class FramePool:
         old = self._map
         self.frames = np.zeros((0, *self.frame_shape), np.uint8)  # release the old views
         self._rows = None
+        try:
+            self._map = self._resized(old, nbytes)
+        finally:  # where no map could be made (no address space, say), the old one stays
+            self._view()
+
+    def _resized(self, old: mmap.mmap | None, nbytes: int) -> mmap.mmap:
         if old is None:
-            self._map = self._new_map(nbytes)
-        else:
-            try:
-                old.resize(nbytes)  # mremap: the pages move, nothing is copied
-                self._map = old
-            except (BufferError, OSError, SystemError, ValueError):
-                # A view of the old map is alive (or the platform has no mremap): map anew.
-                # A file's new map sees the same pages; RAM is copied, once.
-                self._map = self._new_map(nbytes)
-                if self._fd is None:
-                    used = self._used * self.frame_bytes
-                    memoryview(self._map)[:used] = memoryview(old)[:used]
+            return self._new_map(nbytes)
+        try:
+            old.resize(nbytes)  # mremap: the pages move, nothing is copied
+            return old
+        except (BufferError, OSError, SystemError, ValueError):
+            # A view of the old map is alive (or the platform has no mremap): map anew.
+            # A file's new map sees the same pages; RAM is copied, once.
+            new = self._new_map(nbytes)
+            if self._fd is None:
+                used = self._used * self.frame_bytes
+                memoryview(new)[:used] = memoryview(old)[:used]
+            return new
+
+    def _view(self) -> None:
+        if self._map is None:
+            return
         self._advise()
         slots = len(self._map) // self.frame_bytes
         self.frames = np.frombuffer(self._map, np.uint8, slots * self.frame_bytes).reshape(
@@ -151,7 +257,7 @@ class FramePool:
         if self._fd is None:
             return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         if os.fstat(self._fd).st_size < nbytes:
-            os.ftruncate(self._fd, nbytes)  # a hole: no disk used until written
+            os.ftruncate(self._fd, nbytes)  # a hole: written only once reserved (allocate)
         return mmap.mmap(self._fd, nbytes, access=mmap.ACCESS_WRITE)
 
     def _advise(self) -> None:

@@ -33,6 +33,10 @@ from man_rl.stm.sampling import Sampler
 
 _MOST_BATCHES_AHEAD = 64
 _MOST_SLOTS_AHEAD = 2**16
+_NOT_ADDED = (
+    "this add was not made: the memory is as it was before it, and still usable "
+    "(flush() or close() keeps what it holds; free disk space to add more)"
+)
 
 
 @dataclass
@@ -81,9 +85,19 @@ class KeyQueues:
         # an eviction that draws from the generator (reservoir) moves it under a plan's feet
         self._eviction_draws = bool(getattr(eviction, "draws", False))
 
-    def attach(self, frame_shape: tuple[int, ...], *, fd: int | None = None, slots: int = 0):
-        """Make the pool for frames of ``frame_shape`` (in RAM, or over the file ``fd``)."""
-        self.pool = FramePool(frame_shape, fd=fd, slots=slots)
+    def attach(
+        self,
+        frame_shape: tuple[int, ...],
+        *,
+        fd: int | None = None,
+        slots: int = 0,
+        name: str | None = None,
+    ) -> None:
+        """Make the pool for frames of ``frame_shape`` (in RAM, or over the file ``fd``).
+
+        ``name`` is what a full disk's error names (the storage folder).
+        """
+        self.pool = FramePool(frame_shape, fd=fd, slots=slots, name=name)
 
     def add(self, k: int, frame: np.ndarray) -> None:
         """Store ``frame`` in key ``k``'s queue, evicting as the policy says (the hot path)."""
@@ -93,7 +107,12 @@ class KeyQueues:
             self._plan = None
         place = self.eviction.position(size, seen, self.capacity, self.rng)
         if place == size:  # a new place in the ring
-            slot = self.pool.allocate()  # type: ignore[union-attr]
+            try:
+                slot = self.pool.allocate()  # type: ignore[union-attr]
+            except OSError as err:  # a full disk: nothing changed, not even a new key
+                if seen == 0 and k == rings.num_keys - 1:  # made for this add
+                    rings.drop_last_key()
+                raise OSError(err.errno, f"{err.strerror}; {_NOT_ADDED}") from None
             rings.set_slot(k, place, slot, capacity=self.capacity)
             rings.sizes[k] = size + 1
             self.held += 1

@@ -114,6 +114,12 @@ class KeyRings:
         self.sizes[k] = self.seen[k] = self._block[k] = 0
         return k
 
+    def drop_last_key(self) -> None:
+        """Forget the last key added if it holds and has seen nothing (after a failed add)."""
+        k = len(self.keys) - 1
+        if k >= 0 and self.sizes[k] == 0 and self.seen[k] == 0 and self._block[k] == 0:
+            del self.index[self.keys.pop()]
+
     def slot(self, k: int, place: int) -> int:
         """The slot at ``place`` of key ``k``'s ring."""
         return self._flat[self._base[k] + place]
