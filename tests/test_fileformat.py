@@ -86,7 +86,8 @@ def test_forged_huge_shape_is_refused_before_allocating(tmp_path):
         }
     ).encode()
     path = tmp_path / "forged"
-    path.write_bytes(struct.pack("<8sIQ", MAGIC, 1, len(header)) + header + b"\0" * 64)
+    data = struct.pack("<8sIQ", MAGIC, 1, len(header)) + header + b"\0" * 64
+    path.write_bytes(data + hashlib.sha256(data).digest())  # a forger can checksum too
     with pytest.raises(CorruptFileError, match="too short"):
         ShortTermMemory.load(path)
 

@@ -9,9 +9,12 @@ Layout (all integers little-endian)::
     payload              the arrays' raw bytes, C order, each at its offset (64-byte aligned)
     checksum   32 bytes  SHA-256 of everything above
 
-A reader checks the magic, the version, the header and every declared shape against the
-file's size *before* allocating anything, then the checksum, and only then builds arrays.
-Only plain numeric dtypes are accepted, so nothing on the load path can run code.
+A reader checks the magic, the version and the header's length against the file's size,
+then the checksum (so a damaged or junk header is never parsed), then parses the header within
+the bounds of :mod:`man_rl.io.header` (size, nesting depth, digits of a number; the writer
+refuses what breaks them, before it touches a file) and checks every declared shape against
+the file's size, and only then builds arrays. Only plain numeric dtypes are accepted, so
+nothing on the load path can run code.
 
 Files larger than RAM: :func:`write_bundle` takes an :class:`ArrayStream` (an array given as a
 sequence of pieces) in place of an array, and ``read_bundle(..., mmap=True)`` verifies the
@@ -29,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 from collections.abc import Iterable, Mapping
@@ -45,13 +47,13 @@ from man_rl.errors import (
     UnsupportedVersionError,
 )
 from man_rl.io.atomic import atomic_file
+from man_rl.io.header import MAX_HEADER_BYTES, HeaderError, decode_header, encode_header
 
 MAGIC = b"\x93MANRL\r\n"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<8sIQ")
 _CHECKSUM_BYTES = 32
 _ALIGN = 64
-_MAX_HEADER_BYTES = 64 * 2**20
 _CHUNK = 16 * 2**20
 _ALLOWED_DTYPES = frozenset(
     ["|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f2", "<f4", "<f8", "|b1"]
@@ -121,12 +123,16 @@ def write_bundle(
     renamed over ``path``: a crash, a kill or a full disk leaves the old file whole. Arrays are
     written in chunks of 16 MiB; an :class:`ArrayStream` is consumed piece by piece, so an
     array larger than RAM (in a memory map) is written without being copied into memory.
+
+    A header the reader would refuse (see :mod:`man_rl.io.header`: over 256 MiB, nested too
+    deep, a number too long) is an :class:`InvalidValueError` raised before ``path`` is touched.
     """
     path = Path(path)
     entries, payload_len = _layout(arrays)
-    header = json.dumps(
-        {"kind": kind, "meta": dict(meta), "arrays": entries}, separators=(",", ":")
-    ).encode("utf-8")
+    try:
+        header = encode_header({"kind": kind, "meta": dict(meta), "arrays": entries})
+    except HeaderError as err:
+        raise InvalidValueError(f"cannot save {path}: {err}; {_untouched(path)}") from None
     digest = hashlib.sha256()
     with atomic_file(path) as handle:
 
@@ -176,6 +182,29 @@ def _whole_file_checksum_ok(handle: Any, size: int) -> bool:
         digest.update(chunk)
         left -= len(chunk)
     return handle.read(_CHECKSUM_BYTES) == digest.digest()
+
+
+def _untouched(path: Path) -> str:
+    """What a refused write left: the old file, or nothing."""
+    return f"{path} was left as it was" if path.exists() else "nothing was written"
+
+
+# what each kind of file is, for "this is a ..., not a ..." messages
+_KIND_NAMES = {
+    "short_term_memory": "a short-term memory file (ShortTermMemory.save, man-rl collect)",
+    "short_term_memory_storage": "the metadata of a short-term memory's storage folder",
+    "long_term_memory": "a long-term memory checkpoint (TypeA/TypeB.save, man-rl train)",
+    "judge": "a judge file (Judge.save, man-rl evaluate --save-judge)",
+}
+
+
+def _wrong_kind(path: Path, found: str, kind: str) -> CorruptFileError:
+    """The error for a sound man_rl file of another kind than the one asked for."""
+    wanted = _KIND_NAMES.get(kind, "").split(" (")[0]
+    return CorruptFileError(
+        f"{path} is {_KIND_NAMES.get(found, f'a man_rl file of kind {found!r}')}, not a "
+        f"{kind!r} file{f' ({wanted})' if wanted else ''}; give a file of the right kind"
+    )
 
 
 def _corrupt(path: Path, why: str) -> CorruptFileError:
@@ -266,65 +295,83 @@ def read_bundle(
         if version < 1:
             raise _corrupt(path, f"format version {version}")
         payload_len = size - _PREFIX.size - header_len - _CHECKSUM_BYTES
-        if header_len > _MAX_HEADER_BYTES or payload_len < 0:
+        if header_len > MAX_HEADER_BYTES or payload_len < 0:
             raise _corrupt(path, f"header length {header_len} does not fit the file size {size}")
-        header_bytes = handle.read(header_len)
-        try:
-            header = json.loads(header_bytes.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise _corrupt(path, f"header is not JSON: {err}") from None
-        if not isinstance(header, dict) or not isinstance(header.get("meta"), dict):
-            raise _corrupt(path, "header is not an object with meta")
-        found = header.get("kind")
-        if not isinstance(found, str) or (kind is not None and found != kind):
-            raise _corrupt(path, f"it holds a {found!r}, not a {kind or 'man_rl file'!r}")
-        kind = found
-        entries = _check_entries(path, header.get("arrays"), payload_len)
+        # the checksum first, streamed: nothing unverified is parsed or held whole in memory
         digest = hashlib.sha256(prefix)
-        digest.update(header_bytes)
+        _stream(handle, path, digest, header_len)
+        start = handle.tell()
         if mmap:
-            arrays = _map_payload(handle, path, entries, digest, payload_len)
-            return Bundle(kind=kind, version=version, meta=header["meta"], arrays=arrays)
-        payload = bytearray(payload_len)
-        view = memoryview(payload)
-        got = 0
-        while got < payload_len:
-            n = handle.readinto(view[got : got + _CHUNK])
-            if not n:
-                raise _corrupt(path, "payload ends early")
-            got += n
-        digest.update(payload)
-        checksum = handle.read(_CHECKSUM_BYTES + 1)
-    if checksum != digest.digest():
-        raise _corrupt(path, "checksum mismatch")
+            payload = None
+            _stream(handle, path, digest, payload_len)
+        else:
+            payload = _read_payload(handle, path, digest, payload_len)
+        if handle.read(_CHECKSUM_BYTES + 1) != digest.digest():
+            raise _corrupt(path, "checksum mismatch")
+        handle.seek(_PREFIX.size)
+        header_bytes = handle.read(header_len)
+        kind, meta, entries = _parse_header(path, header_bytes, kind, payload_len)
+        if mmap:
+            arrays = _map_arrays(handle, entries, start)
+            return Bundle(kind=kind, version=version, meta=meta, arrays=arrays)
     arrays = {}
     for entry in entries:
         dtype = np.dtype(entry["dtype"])
         count = int(np.prod(entry["shape"], dtype=np.int64))
         array = np.frombuffer(payload, dtype=dtype, count=count, offset=entry["offset"])
         arrays[entry["name"]] = array.reshape(entry["shape"])
-    return Bundle(kind=kind, version=version, meta=header["meta"], arrays=arrays)
+    return Bundle(kind=kind, version=version, meta=meta, arrays=arrays)
 
 
-def _map_payload(
-    handle: IO[bytes],
-    path: Path,
-    entries: list[dict[str, Any]],
-    digest: Any,
-    payload_len: int,
-) -> dict[str, np.ndarray]:
-    """Verify the payload's checksum by streaming, then map each array read-only."""
-    start = handle.tell()
-    buffer = memoryview(bytearray(max(1, min(_CHUNK, payload_len))))
-    left = payload_len
+def _parse_header(
+    path: Path, data: bytes, kind: str | None, payload_len: int
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """``(kind, meta, array entries)`` of a verified header; :class:`CorruptFileError` if bad."""
+    try:
+        header = decode_header(data)
+    except HeaderError as err:
+        raise _corrupt(path, str(err)) from None
+    if not isinstance(header, dict) or not isinstance(header.get("meta"), dict):
+        raise _corrupt(path, "header is not an object with meta")
+    found = header.get("kind")
+    if not isinstance(found, str):
+        raise _corrupt(path, f"it holds a {found!r}, not a {kind or 'man_rl file'!r}")
+    if kind is not None and found != kind:
+        raise _wrong_kind(path, found, kind)
+    entries = _check_entries(path, header.get("arrays"), payload_len)
+    return found, header["meta"], entries
+
+
+def _read_payload(handle: IO[bytes], path: Path, digest: Any, payload_len: int) -> bytearray:
+    """Read the payload (no larger than the file) into memory, adding it to ``digest``."""
+    payload = bytearray(payload_len)
+    view = memoryview(payload)
+    got = 0
+    while got < payload_len:
+        n = handle.readinto(view[got : got + _CHUNK])
+        if not n:
+            raise _corrupt(path, "payload ends early")
+        got += n
+    digest.update(payload)
+    return payload
+
+
+def _stream(handle: IO[bytes], path: Path, digest: Any, length: int) -> None:
+    """Add the next ``length`` bytes to ``digest`` in 16 MiB chunks, never whole in memory."""
+    buffer = memoryview(bytearray(max(1, min(_CHUNK, length))))
+    left = length
     while left:
         n = handle.readinto(buffer[: min(left, len(buffer))])
         if not n:
-            raise _corrupt(path, "payload ends early")
+            raise _corrupt(path, "file ends early")
         digest.update(buffer[:n])
         left -= n
-    if handle.read(_CHECKSUM_BYTES + 1) != digest.digest():
-        raise _corrupt(path, "checksum mismatch")
+
+
+def _map_arrays(
+    handle: IO[bytes], entries: list[dict[str, Any]], start: int
+) -> dict[str, np.ndarray]:
+    """Map each array of a verified file read-only (``start``: where the payload begins)."""
     arrays: dict[str, np.ndarray] = {}
     for entry in entries:
         dtype, shape = np.dtype(entry["dtype"]), tuple(entry["shape"])

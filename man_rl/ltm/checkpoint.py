@@ -144,12 +144,14 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
         config = {**getattr(cls, "legacy_config", {}), **meta["config"]}
         keys = [decode_key(value) for value in meta["keys"]]
         frame_shape = config.pop("frame_shape")
-        model = cls(keys, frame_shape, **config)
-        weights = {
-            name[len(_WEIGHTS) :]: torch.from_numpy(array.copy())
+        stored = {
+            name[len(_WEIGHTS) :]: array
             for name, array in arrays.items()
             if name.startswith(_WEIGHTS)
         }
+        _check_config(Path(path), cls, keys, frame_shape, config, stored)
+        model = cls(keys, frame_shape, **config)
+        weights = {name: torch.from_numpy(array.copy()) for name, array in stored.items()}
         model.load_state_dict(weights, strict=True)
         if meta.get("growth") is not None:
             model.growth_log = GrowthLog.from_meta(meta["growth"], len(keys))
@@ -163,6 +165,42 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
             f"({type(err).__name__}: {err}); re-create it or restore a copy"
         ) from None
     return model
+
+
+def _check_config(
+    path: Path,
+    cls: type,
+    keys: list[Any],
+    frame_shape: Any,
+    config: dict[str, Any],
+    stored: dict[str, np.ndarray],
+) -> None:
+    """Refuse a config that does not build the file's own tensors, allocating nothing.
+
+    The model is built on torch's ``meta`` device (shapes, no storage) and its tensors are
+    compared with the file's: an edited config (``code_bank=2000000``) is refused here,
+    before the real model would take gigabytes.
+    """
+    with torch.device("meta"):
+        probe = cls(keys, frame_shape, **config)
+    expected = {name: tuple(tensor.shape) for name, tensor in probe.state_dict().items()}
+    found = {name: tuple(array.shape) for name, array in stored.items()}
+    if expected == found:
+        return
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    wrong = [name for name in sorted(set(expected) & set(found)) if expected[name] != found[name]]
+    if wrong:
+        name = wrong[0]
+        why = f"its config builds {name!r} of shape {expected[name]}, the file holds {found[name]}"
+    elif missing:
+        why = f"its config builds {len(missing)} weight(s) the file lacks, e.g. {missing[0]!r}"
+    else:
+        why = f"the file holds {len(extra)} weight(s) its config does not build, e.g. {extra[0]!r}"
+    raise CorruptFileError(
+        f"{path} holds a {cls.__name__} checkpoint whose config does not match its weights "
+        f"({why}); re-create it or restore a copy"
+    )
 
 
 def _load_training(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
