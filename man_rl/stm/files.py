@@ -53,9 +53,17 @@ def build(
         for k, (held, seen) in enumerate(zip(frames, contents.seen.tolist(), strict=True)):
             memory._queues.set(k, np.asarray(held), seen)
         memory.flush()
-    except BaseException:
-        if folder is not None:
-            folder.discard()
+    except BaseException as err:
+        if folder is None:
+            raise
+        folder.discard()
+        if isinstance(err, OSError) and err.errno is not None:
+            gone = "removed" if folder.created_folder else "emptied"
+            raise OSError(
+                err.errno,
+                f"{err.strerror}; nothing was kept: the half-made storage folder {folder.folder} "
+                f"was {gone}",
+            ) from None
         raise
     return memory
 
@@ -100,12 +108,27 @@ def load_file(
 
 
 def flush_folder(folder: StorageFolder, queues: KeyQueues, contents: persist.Contents) -> None:
-    """Write the frames map to disk, then the metadata (atomically): see :mod:`.folder`."""
-    if queues.pool is not None:
-        queues.pool.sync()
+    """Write the frames map to disk, then the metadata (atomically): see :mod:`.folder`.
+
+    A failure (a full disk, say) raises :class:`OSError` naming the folder: the folder still
+    holds its last flush, and the memory in this process is unchanged and can flush again.
+    """
     rings = [queues.rings.slots(k) for k in range(queues.rings.num_keys)]
     pool_slots = 0 if queues.pool is None else len(queues.pool)
-    persist.write_folder_meta(folder, contents, persist.FolderLayout(pool_slots, rings))
+    try:
+        if queues.pool is not None:
+            queues.pool.sync()
+        persist.write_folder_meta(folder, contents, persist.FolderLayout(pool_slots, rings))
+    except OSError as err:
+        if err.errno is None:
+            raise
+        raise OSError(
+            err.errno,
+            f"flushing storage folder {folder.folder} failed ({err.strerror or err}"
+            f"{': ' + str(err.filename) if err.filename else ''}); the folder still holds its "
+            "last flush, and this memory is unchanged and still usable: free disk space and "
+            "flush() again",
+        ) from None
 
 
 __all__ = ["build", "empty", "flush_folder", "load_file", "open_folder", "pickled"]

@@ -204,12 +204,12 @@ class FramePool:
     def _no_room(self, err: OSError, more: int) -> str:
         try:
             stats = os.fstatvfs(self._fd)  # type: ignore[arg-type]
-            free = f", {stats.f_bavail * stats.f_frsize / 2**20:.1f} MiB free"
+            free = f", {stats.f_bavail * stats.f_frsize / 2**20:.2f} MiB free"
         except (AttributeError, OSError):  # pragma: no cover - no statvfs
             free = ""
         return (
             f"no room for more frames on the disk of storage folder {self.name or '?'}: "
-            f"reserving {more / 2**20:.1f} MiB more for its frames file failed "
+            f"reserving {more / 2**20:.2f} MiB more for its frames file failed "
             f"({err.strerror or err}{free})"
         )
 
