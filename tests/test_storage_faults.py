@@ -115,6 +115,17 @@ class TestSimulatedFullDisk:
             stm.add("a", frame(i))
         assert [int(v) for v in stm.queue("a")[:, 0, 0, 0]] == [98, 99]
 
+    def test_merge_on_a_full_disk_merges_nothing(self, tmp_path, fill_disk):
+        stm = ShortTermMemory(200, storage=tmp_path / "s")
+        other = ShortTermMemory(200)
+        for i in range(300):
+            (stm if i < 30 else other).add(i % 4, frame(i))
+        counts, seen = stm.counts(), stm.seen()
+        fill_disk()
+        with pytest.raises(OSError, match=rf"{tmp_path / 's'}.*nothing was merged"):
+            stm.merge(other)
+        assert stm.counts() == counts and stm.seen() == seen and stm.keys == [0, 1, 2, 3]
+
     def test_first_frame_on_a_full_disk(self, tmp_path, fill_disk):
         stm = ShortTermMemory(10, storage=tmp_path / "s")
         fill_disk()

@@ -58,7 +58,10 @@ class ShortTermMemory(MemoryFiles):
     With ``storage=DIR`` the pool is a memory map of a sparse file in ``DIR``: the memory
     can be larger than RAM, and the process's anonymous memory stays at a few bytes per
     frame. The API is the same; call :meth:`flush` to make the folder reopenable
-    (:meth:`open`) at this point, and :meth:`close` (or a ``with`` block) when done.
+    (:meth:`open`) at this point, and :meth:`close` (or a ``with`` block) when done. A full
+    disk is an :class:`OSError` naming the folder, from the add, merge or flush that does not
+    fit, which leaves the memory as it was (disk blocks are reserved before frames are
+    written, so it is never a ``SIGBUS``).
 
     Args:
         capacity: frames kept per key (>= 1). A full queue drops its oldest frame (``"fifo"``).
@@ -356,6 +359,12 @@ class ShortTermMemory(MemoryFiles):
             )
         if other.frame_shape is not None and self._frame_shape is None:
             self._set_frame_shape(other.frame_shape)
+        mine = self.counts()
+        room = sum(min(n, self.capacity - mine.get(key, 0)) for key, n in other.counts().items())
+        try:  # a full disk refuses the merge before anything is merged
+            self._queues.make_room(room)
+        except OSError as err:
+            raise OSError(err.errno, f"{err.strerror}; nothing was merged") from None
         if self.key_settings is None:
             self.key_settings = other.key_settings
         for key, their_seen in other.seen().items():

@@ -99,6 +99,11 @@ class KeyQueues:
         """
         self.pool = FramePool(frame_shape, fd=fd, slots=slots, name=name)
 
+    def make_room(self, frames: int) -> None:
+        """Map (and reserve on disk) ``frames`` more slots, so adding them cannot run out."""
+        if self.pool is not None and frames > 0:
+            self.pool.make_room((len(self.pool) + frames) * self.pool.frame_bytes)
+
     def add(self, k: int, frame: np.ndarray) -> None:
         """Store ``frame`` in key ``k``'s queue, evicting as the policy says (the hot path)."""
         rings = self.rings
