@@ -155,7 +155,7 @@ class TestSimulatedFullDisk:
 
     @pytest.mark.parametrize("existing", [False, True])
     def test_load_into_storage_on_a_full_disk_leaves_no_half_folder(
-        self, tmp_path, fill_disk, existing
+        self, tmp_path, monkeypatch, fill_disk, existing
     ):
         source = ShortTermMemory(200)
         for i in range(300):
@@ -174,17 +174,8 @@ class TestSimulatedFullDisk:
         with pytest.raises(OSError, match=str(tmp_path / "c")):
             source.copy(storage=tmp_path / "c")
         assert not (tmp_path / "c").exists()
-
-    def test_load_into_storage_once_there_is_room(self, tmp_path, monkeypatch):
-        source = ShortTermMemory(200)
-        for i in range(300):
-            source.add(i % 3, frame(i))
-        source.save(tmp_path / "m.manrl")
-        with monkeypatch.context() as patch:
-            patch.setattr(os, "posix_fallocate", no_space, raising=False)
-            with pytest.raises(OSError):
-                ShortTermMemory.load(tmp_path / "m.manrl", storage=tmp_path / "s")
-        with ShortTermMemory.load(tmp_path / "m.manrl", storage=tmp_path / "s") as stm:
+        monkeypatch.undo()  # room again: the same load works
+        with ShortTermMemory.load(tmp_path / "m.manrl", storage=folder) as stm:
             assert stm.counts() == source.counts()
 
     def test_the_file_holds_frames_and_a_little_reserved_ahead(self, tmp_path):
@@ -403,7 +394,6 @@ def test_a_link_made_after_the_check_is_not_followed(tmp_path):
     (tmp_path / "frames.u8").symlink_to(tmp_path / "target")
     with pytest.raises(CorruptFileError, match="symbolic link"):
         open_plain(tmp_path / "frames.u8")
-    (tmp_path / "fifo").unlink(missing_ok=True)
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(CorruptFileError, match="not a plain file"):
         open_plain(tmp_path / "fifo")
