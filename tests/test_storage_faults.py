@@ -1,11 +1,10 @@
 """Faults around a storage folder: a full disk, half-made folders, symbolic links (issue 21).
 
-A full disk is a real 4 MiB tmpfs where the tests run as root and may mount one; the adds,
-flushes and loads that hit it run in a subprocess, so a ``SIGBUS`` would show as a negative
-return code instead of killing pytest. Everywhere, a simulated full disk (``ENOSPC`` from
-``os.posix_fallocate`` or, where the file system cannot reserve, from the zeros written
-instead) checks the same promises: an :class:`OSError` naming the folder, the memory as it
-was before the add and still usable, and no unusable half-made folder left behind.
+A full disk is a real 4 MiB tmpfs where the tests run as root and may mount one, hit in a
+subprocess (a ``SIGBUS`` shows as a negative return code, not a dead pytest). Everywhere, a
+simulated one (``ENOSPC`` from ``os.posix_fallocate``, or from the zeros written where the
+file system cannot reserve) checks the same promises: an :class:`OSError` naming the folder,
+the memory as it was before the add and usable, no unusable half-made folder left behind.
 """
 
 from __future__ import annotations
