@@ -149,3 +149,53 @@ def test_a_memory_given_as_a_checkpoint_is_named_a_short_term_memory(tmp_path, c
     assert code == 2 and err.count("\n") == 1
     assert "is a short-term memory file" in err and "checkpoint" in err
     assert "damaged" not in err
+
+
+def test_brackets_and_digits_inside_strings_are_no_nesting_or_numbers(tmp_path):
+    stm = ShortTermMemory(1)
+    keys = ["[" * 100, "{" * 70 + '\\"', "9" * 300, ('"[[', "]]\\"), 10**MAX_INT_DIGITS - 1]
+    for key in keys:
+        stm.add(key, np.zeros((2, 2), np.uint8))
+    stm.save(tmp_path / "m.manrl")
+    assert ShortTermMemory.load(tmp_path / "m.manrl").keys == keys
+
+
+@pytest.mark.parametrize(
+    "key", [float("nan"), ("room", float("nan")), np.float32("nan"), (1, (2, (float("nan"),)))]
+)
+def test_a_key_not_equal_to_itself_is_refused_at_add_and_the_memory_is_unchanged(key, tmp_path):
+    stm = ShortTermMemory(2)
+    stm.add("a", np.zeros((2, 2), np.uint8))
+    with pytest.raises(InvalidValueError, match="NaN is not equal to itself"):
+        stm.add(key, np.ones((2, 2), np.uint8))
+    assert stm.keys == ["a"] and len(stm) == 1
+    fresh = ShortTermMemory(2)
+    with pytest.raises(InvalidValueError, match="NaN"):
+        fresh.add(key, np.ones((3, 3), np.uint8))
+    assert fresh.frame_shape is None and fresh.num_keys == 0
+    stm.save(tmp_path / "m.manrl")
+    assert ShortTermMemory.load(tmp_path / "m.manrl").keys == ["a"]
+
+
+def test_keys_nested_too_deep_or_with_huge_ints_are_refused_at_add():
+    stm = ShortTermMemory(2)
+    deep: tuple = (1,)
+    for _ in range(20):
+        deep = (deep,)
+    with pytest.raises(InvalidValueError, match="nest deeper"):
+        stm.add(deep, np.zeros((2, 2), np.uint8))
+    with pytest.raises(InvalidValueError, match="too long"):
+        stm.add(10**5000, np.zeros((2, 2), np.uint8))
+    assert stm.num_keys == 0
+
+
+def test_an_unknown_key_error_quotes_a_10_mb_key_in_about_100_characters():
+    from man_rl.errors import UnknownKeyError
+
+    stm = ShortTermMemory(2)
+    big = "k" * 10**7
+    stm.add(big, np.zeros((2, 2), np.uint8))
+    with pytest.raises(UnknownKeyError) as caught:
+        stm.index_of(big + "x")
+    assert len(str(caught.value)) < 300
+    assert "10000001 characters" in str(caught.value)

@@ -44,7 +44,7 @@ from torch.nn import functional as F
 from man_rl.errors import InvalidValueError, UnknownKeyError, UnsupportedVersionError
 from man_rl.evaluation.network import JudgeNet, images, judge_plan
 from man_rl.io.bundle import read_bundle, write_bundle
-from man_rl.keys import decode_key, encode_key
+from man_rl.keys import decode_key, encode_key, short_repr
 from man_rl.ltm.common import check_positive_int, check_seed, make_generator
 from man_rl.stm.memory import ShortTermMemory
 from man_rl.threads import TorchThreads
@@ -160,8 +160,8 @@ class Judge:
             return self._index[key]
         except (KeyError, TypeError):
             raise UnknownKeyError(
-                f"the judge knows no state {key!r} (it knows {len(self.keys)} states); judge "
-                "samples of the states of the memory it was trained on"
+                f"the judge knows no state {short_repr(key)} (it knows {len(self.keys)} "
+                "states); judge samples of the states of the memory it was trained on"
             ) from None
 
     def __contains__(self, key: object) -> bool:

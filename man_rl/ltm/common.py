@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from man_rl.errors import InvalidTypeError, InvalidValueError, UnknownKeyError
-from man_rl.keys import normalize_key
+from man_rl.keys import normalize_key, short_repr
 
 
 def _preview(items: Sequence[Hashable], limit: int = 6) -> str:
-    shown = ", ".join(repr(item) for item in items[:limit])
+    shown = ", ".join(short_repr(item, 40) for item in items[:limit])
     more = f", ... ({len(items)} in all)" if len(items) > limit else ""
     return f"[{shown}{more}]"
 
@@ -65,7 +65,7 @@ class KeyIndex:
             return self._index[key]
         except (KeyError, TypeError):
             raise UnknownKeyError(
-                f"state key {key!r} is not one this model was built for; it knows "
+                f"state key {short_repr(key)} is not one this model was built for; it knows "
                 f"{len(self._keys)} keys: {_preview(self._keys)}"
             ) from None
 

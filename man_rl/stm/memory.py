@@ -26,7 +26,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError, UnknownKeyError
-from man_rl.keys import normalize_key
+from man_rl.keys import normalize_key, short_repr
 from man_rl.stm import files
 from man_rl.stm.checks import check_capacity, check_count, check_frame, check_shape
 from man_rl.stm.eviction import Eviction, eviction_policy
@@ -202,12 +202,18 @@ class ShortTermMemory(MemoryFiles):
             return self._rings.index[key]
         except (KeyError, TypeError):
             raise UnknownKeyError(
-                f"state key {key!r} is not in this memory; known keys: {_preview(self.keys)}"
+                f"state key {short_repr(key)} is not in this memory; known keys: "
+                f"{_preview(self.keys)}"
             ) from None
 
     # ------------------------------------------------------------------ writing
     def add(self, key: Hashable, frame: np.ndarray) -> None:
-        """Store a copy of ``frame`` in ``key``'s queue, evicting per the eviction rule."""
+        """Store a copy of ``frame`` in ``key``'s queue, evicting per the eviction rule.
+
+        A key that cannot name a state is refused here, the memory unchanged: one not equal
+        to itself (a float NaN, also in a tuple), unhashable, or one no file could hold (see
+        :func:`man_rl.keys.normalize_key`).
+        """
         if self._closed:
             self._check_open()
         rings = self._rings
@@ -216,6 +222,9 @@ class ShortTermMemory(MemoryFiles):
         except TypeError:
             normalize_key(key)  # raises the clear unhashable-key error
             raise
+        if k is None:  # a new key is checked (NaN, too deep...) before anything changes
+            key = normalize_key(key)
+            k = rings.index.get(key)  # e.g. np.int64(3) after 3
         if (
             not isinstance(frame, np.ndarray)
             or frame.dtype != np.uint8
@@ -223,7 +232,7 @@ class ShortTermMemory(MemoryFiles):
         ):
             self._check_frame(frame)
         if k is None:
-            k = self._new_key(key)
+            k = rings.add_key(key)
         self._queues.add(k, frame)
 
     def extend(self, keys: Iterable[Hashable], frames: Iterable[np.ndarray]) -> None:
@@ -374,7 +383,7 @@ class ShortTermMemory(MemoryFiles):
 
 
 def _preview(keys: list[Hashable], limit: int = 8) -> str:
-    shown = ", ".join(repr(k) for k in keys[:limit])
+    shown = ", ".join(short_repr(k, 40) for k in keys[:limit])
     more = f", ... ({len(keys) - limit} more)" if len(keys) > limit else ""
     return f"[{shown}{more}]" if keys else "none (the memory is empty)"
 
