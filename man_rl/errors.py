@@ -58,10 +58,34 @@ class TrainingDivergedError(ManRLError, RuntimeError):
     """Training produced a non-finite loss or gradient and was stopped."""
 
 
+class FileWriteError(ManRLError, OSError):
+    """Writing a file failed (a full disk, no permission); the old file is as it was.
+
+    An :class:`OSError` with the failure's ``errno`` and ``strerror`` and the file as
+    ``filename``; ``str()`` is the whole message, naming the file and what was kept.
+    """
+
+    def __init__(self, errno: int | None, strerror: str, filename: str, message: str) -> None:
+        super().__init__(errno, strerror, filename)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.errno, self.strerror, self.filename, self.message)
+
+
+class FileInUseError(ManRLError, RuntimeError):
+    """Another process is writing the file (it holds the file's lock)."""
+
+
 __all__ = [
     "CorruptFileError",
     "EmptyMemoryError",
     "EnvCompatibilityError",
+    "FileInUseError",
+    "FileWriteError",
     "InvalidTypeError",
     "InvalidValueError",
     "ManRLError",

@@ -147,7 +147,7 @@ def test_a_memory_given_as_a_checkpoint_is_named_a_short_term_memory(tmp_path, c
     code = main(["recall", "--model", str(tmp_path / "memory.manrl"), "--out", "x.png"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert "is a short-term memory file" in err and "checkpoint" in err
+    assert "is a short-term memory file" in err and "long-term memory checkpoint" in err
     assert "damaged" not in err
 
 

@@ -20,6 +20,7 @@ from man_rl.cli.common import (
     signals_deferred,
     sigterm_as_interrupt,
 )
+from man_rl.cli.saving import exclusive_writer, save_or_rescue
 from man_rl.collection import DEFAULT_CAPACITY, CollectResult, collect, summarize
 from man_rl.errors import InvalidValueError
 from man_rl.stm import ShortTermMemory
@@ -175,6 +176,11 @@ def run(args: argparse.Namespace) -> int:
     _one_source(args)
     key_fn = key_fn_from_spec(args.key_fn)
     check_preprocess(args.preprocess, args.env)
+    with exclusive_writer(args.out):  # one run at a time reads and replaces --out
+        return _run(args, key_fn)
+
+
+def _run(args: argparse.Namespace, key_fn: Any) -> int:
     memory = _start_memory(args)
     if memory is None:  # seeded, so the same seed gives a bit-identical file
         memory = ShortTermMemory(args.capacity or DEFAULT_CAPACITY, seed=args.seed)
@@ -189,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     with sigterm_as_interrupt():
         result, line = _collect(args, memory, seed, key_fn)
     with signals_deferred():
-        memory.save(args.out)
+        save_or_rescue(memory.save, args.out, f"the memory ({len(memory)} frames)")
     print(("interrupted: " if result.interrupted else "ran ") + line)
     # the adapter's state space names its own keys, not those of another key function
     states = known_states(args.env) if key_fn is None else None

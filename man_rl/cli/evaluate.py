@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from man_rl.cli.common import add_threads_option, non_negative_int, positive_int
 
@@ -50,10 +51,29 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     memory = ShortTermMemory.load(args.memory)
-    judge = Judge.load(args.judge) if args.judge else train_judge(memory, seed=args.seed)
+    _check_shapes("the checkpoint", args.model, tuple(model.frame_shape), args, memory)
+    if args.judge:
+        judge = Judge.load(args.judge)
+        _check_shapes("the judge", args.judge, tuple(judge.frame_shape), args, memory)
+    else:
+        judge = train_judge(memory, seed=args.seed)
     report = evaluate(model, memory, judge=judge, n=args.n, seed=args.seed)
     write_json_atomically(args.out, report)
     if args.save_judge:
         judge.save(args.save_judge)
     print(f"{summary(report)}; saved {args.out}")
     return 0
+
+
+def _check_shapes(
+    what: str, path: Path, shape: tuple[int, ...], args: argparse.Namespace, memory: Any
+) -> None:
+    """Refuse, naming both files and shapes, a file made for frames unlike the memory's."""
+    from man_rl.errors import InvalidValueError
+
+    if memory.frame_shape is not None and shape != tuple(memory.frame_shape):
+        raise InvalidValueError(
+            f"{what} {path} is for frames of shape {shape}, but the memory {args.memory} holds "
+            f"frames of shape {tuple(memory.frame_shape)}; give files made from the same "
+            "screens (the same env, --tile-size and --preprocess)"
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -39,7 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         with torch_threads(args):
-            return int(args.run(args) or 0)
+            code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a reader gone (| head) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except (
         ManRLError,
         FileNotFoundError,
@@ -52,6 +58,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"man-rl {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (``man-rl info F | head``): end quietly.
+
+    What is left in stdout's buffer goes to ``/dev/null``, so that Python's flush at exit
+    raises no second ``BrokenPipeError``; the exit code is the shell's for SIGPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor
+        pass
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -136,6 +136,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from man_rl.cli.saving import exclusive_writer
+
+    with exclusive_writer(args.out):  # one run at a time reads and replaces --out
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from man_rl.cli.saving import save_or_rescue
     from man_rl.errors import InvalidValueError
     from man_rl.ltm import TypeA, TypeB
     from man_rl.stm.memory import ShortTermMemory
@@ -182,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except KeyboardInterrupt:
             if model.training_state is not None and model.training_state.step > 0:
-                model.save(args.out)
+                save_or_rescue(model.save, args.out, "the model trained so far")
                 print(
                     f"man-rl train: interrupted; saved the model at step "
                     f"{model.training_state.step} to {args.out}",
@@ -194,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
             f"the budget of {budget:g} s was spent before the first training step (training "
             "the judge that checks recall took it); give a larger --budget, or --steps N alone"
         )
-    model.save(args.out)
+    save_or_rescue(model.save, args.out, "the trained model")
     grown = f", {len(model.keys) - known} states added" if len(model.keys) > known else ""
     taken = args.steps if until is None else until.stopped.steps
     print(

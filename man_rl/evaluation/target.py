@@ -147,7 +147,8 @@ class RecallTarget:
             parts.append(f"diversity {diversity:.2f} (in {low:g}-{high:g})")
             met &= low <= diversity <= high
         self.recognition = None
-        if callable(getattr(model, "recognize", None)):
+        recognize = getattr(model, "recognize", None)  # Type A's only says it cannot
+        if callable(recognize) and not getattr(recognize, "unsupported", False):
             self.recognition = self._recognition(model, keys)
             if self.recognition is not None:
                 parts.append(f"recognition {self.recognition:.3f} (>= {needed:.3f})")

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from man_rl.errors import FileWriteError
+
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
@@ -37,11 +39,19 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     On leaving the block the file is flushed, fsynced and renamed over ``path`` (then the
     folder is fsynced); on an exception it is removed and ``path`` is left as it was. Missing
     folders are created. The new file gets the old file's mode, or ``0o666`` minus the umask.
+
+    An :class:`OSError` on the way (a full disk, no permission, in the block or after it) is
+    raised as a :class:`~man_rl.errors.FileWriteError` (an ``OSError`` with the same
+    ``errno``) that names ``path`` and says the old file is intact, or that nothing was
+    written where there was none.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise _write_error(path, err) from err
     try:
         os.chmod(tmp_name, _file_mode(path))
         with os.fdopen(fd, "wb") as handle:
@@ -49,10 +59,19 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, FileWriteError):
+            raise _write_error(path, err) from err
         raise
     _fsync_folder(folder)
+
+
+def _write_error(path: Path, err: OSError) -> FileWriteError:
+    """``err`` as a :class:`FileWriteError` naming ``path`` and what was kept."""
+    why = err.strerror or str(err) or type(err).__name__
+    kept = f"the old {path} is intact" if path.is_file() else f"nothing was written to {path}"
+    return FileWriteError(err.errno, why, str(path), f"could not write {path} ({why}); {kept}")
 
 
 def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:

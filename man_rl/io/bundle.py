@@ -189,21 +189,22 @@ def _untouched(path: Path) -> str:
     return f"{path} was left as it was" if path.exists() else "nothing was written"
 
 
-# what each kind of file is, for "this is a ..., not a ..." messages
+# what each kind of file is, and what writes it, for "this is a ..., not a ..." messages
 _KIND_NAMES = {
-    "short_term_memory": "a short-term memory file (ShortTermMemory.save, man-rl collect)",
-    "short_term_memory_storage": "the metadata of a short-term memory's storage folder",
-    "long_term_memory": "a long-term memory checkpoint (TypeA/TypeB.save, man-rl train)",
-    "judge": "a judge file (Judge.save, man-rl evaluate --save-judge)",
+    "short_term_memory": ("a short-term memory file", "ShortTermMemory.save, man-rl collect"),
+    "short_term_memory_storage": ("a storage folder's metadata", "ShortTermMemory(storage=)"),
+    "long_term_memory": ("a long-term memory checkpoint", "TypeA/TypeB.save, man-rl train"),
+    "judge": ("a judge file", "Judge.save, man-rl evaluate --save-judge"),
 }
 
 
 def _wrong_kind(path: Path, found: str, kind: str) -> CorruptFileError:
     """The error for a sound man_rl file of another kind than the one asked for."""
-    wanted = _KIND_NAMES.get(kind, "").split(" (")[0]
+    name, origin = _KIND_NAMES.get(found, ("a man_rl file", "another tool"))
+    wanted = _KIND_NAMES.get(kind, ("", ""))[0]
     return CorruptFileError(
-        f"{path} is {_KIND_NAMES.get(found, f'a man_rl file of kind {found!r}')}, not a "
-        f"{kind!r} file{f' ({wanted})' if wanted else ''}; give a file of the right kind"
+        f"{path} is {name} ({found!r}, from {origin}), not a {kind!r} file"
+        f"{f' ({wanted})' if wanted else ''}; give a file of the right kind"
     )
 
 

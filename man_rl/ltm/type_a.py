@@ -27,7 +27,7 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch.nn import functional as F
 
-from man_rl.errors import InvalidValueError
+from man_rl.errors import InvalidTypeError, InvalidValueError
 from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
@@ -321,6 +321,20 @@ class TypeA(LongTermMemory):
             z = self.bank.draw(labels, z, uniform)
         root_hat = self.dec_long(torch.cat([self.condition(labels), z], dim=1))
         return torch.sigmoid(self.decoder(root_hat))
+
+    def recognize(self, frames: Any, **options: Any) -> list[Hashable | None]:
+        """Type A does not recognise screens: an :class:`InvalidTypeError` saying to use Type B.
+
+        Its encoder is told the state; Type B's is not, and its prior per state says which
+        state a screen shows (:meth:`man_rl.ltm.TypeB.recognize`).
+        """
+        raise InvalidTypeError(
+            "a Type A model does not recognise states: its encoder is given the state, so it "
+            "cannot tell which state a screen shows. Train a Type B model to recognise them "
+            "(TypeB.for_memory(memory), man-rl train --model B)"
+        )
+
+    recognize.unsupported = True  # type: ignore[attr-defined]  # duck-typed checks skip it
 
 
 __all__ = ["TypeA", "TypeAConfig", "TypeAOutput"]
