@@ -2,8 +2,13 @@
 
 - :mod:`man_rl.io.bundle`: :func:`write_bundle` / :func:`read_bundle`, JSON meta plus numeric
   arrays, checksummed, never pickled;
+- :mod:`man_rl.io.header`: the bounds (size, depth, digits) the JSON header is written and
+  read under, so what saves, loads;
 - :mod:`man_rl.io.atomic`: :func:`atomic_file`, the temporary-file-fsync-rename every writer
-  (memories, checkpoints, agents, JSON, PNG) goes through.
+  (memories, checkpoints, agents, JSON, PNG) goes through; a failed write is a
+  :class:`~man_rl.errors.FileWriteError` naming the file and saying the old one is intact;
+- :mod:`man_rl.io.lock`: :func:`~man_rl.io.lock.exclusive_writer`, one run at a time writing
+  a file (``man-rl collect`` / ``train``).
 
 Example:
     >>> from man_rl.io import FORMAT_VERSION
