@@ -163,7 +163,8 @@ def _checkpoint_facts(bundle: Bundle) -> dict[str, Any]:
         "model": f"Type{meta['model_type']}",
         "states": len(keys),
         "frame_shape": config.get("frame_shape"),
-        "parameters": int(sum(int(np.prod(a.shape)) for a in weights)),
+        # the state dict: the weights, and buffers such as the code bank's codes
+        "weights": int(sum(int(np.prod(a.shape)) for a in weights)),
         "config": {k: v for k, v in config.items() if k != "frame_shape"},
         "training_step": None if training is None else int(training["step"]),
         "keys": _key_preview(keys),

@@ -69,7 +69,7 @@ def test_recall_decodes_the_states_banked_codes(cls):
         assert nearest.max() <= 1  # each recall is one of the three codes, decoded
     else:  # Type B's one-hot part is drawn with noise: through the readout it barely moves
         assert nearest.max() <= 3
-    plain = cls.for_memory(stm, seed=0)
+    plain = cls.for_memory(stm, seed=0, code_bank=0)  # from the prior
     plain.fit(stm, steps=6, seed=0, progress=False)
     assert not np.array_equal(plain.recall("b", 12, seed=0), recalled.astype(np.uint8))
 
@@ -115,7 +115,8 @@ def test_only_training_writes_the_bank_and_a_model_without_one_has_none():
     model.train()
     model.loss(frames, torch.tensor([0, 0, 1, 1]), None)
     assert model.bank.written.tolist() == [2, 2, 0]
-    assert TypeA.for_memory(stm, seed=0).bank is None
+    assert TypeA.for_memory(stm, seed=0, code_bank=0).bank is None
+    assert TypeA.for_memory(stm, seed=0).bank.size == 64  # the default keeps 64 per state
 
 
 @pytest.mark.parametrize(

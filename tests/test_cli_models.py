@@ -95,7 +95,9 @@ def test_code_bank_from_the_cli_and_kept_by_resume(memory_file, tmp_path, capsys
     assert train(memory_file, ckpt, "B", 1, "--resume", "--code-bank", "5") == 2
     assert "code_bank=2" in capsys.readouterr().err
     assert TypeB.load(ckpt).training_state.step == 5
-    assert train(memory_file, tmp_path / "plain.manrl", "A", 1) == 0
+    assert train(memory_file, tmp_path / "default.manrl", "A", 1) == 0
+    assert TypeA.load(tmp_path / "default.manrl").config.code_bank == 64  # the default
+    assert train(memory_file, tmp_path / "plain.manrl", "A", 1, "--code-bank", "0") == 0
     assert TypeA.load(tmp_path / "plain.manrl").bank is None
 
 

@@ -73,7 +73,7 @@ def test_info_of_a_checkpoint(files, capsys):
     assert "  model: TypeA" in out
     assert "  states: 3" in out
     assert "  frame shape: 9 x 7 x 3" in out
-    assert f"  parameters: {sum(p.numel() for p in model.parameters())}" in out
+    assert f"  weights: {sum(v.numel() for v in model.state_dict().values())}" in out
     assert "  training step: 2" in out
     assert f"latent_dim={model.config.latent_dim}" in out
 

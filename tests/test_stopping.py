@@ -151,6 +151,7 @@ class Replay:
         self.frames = frames_by_key
         self.frame_shape = next(iter(frames_by_key.values())).shape[1:]
         self.device = torch.device("cpu")
+        self.recognizes = recognize is not None
         if recognize is not None:
             self.recognize = recognize
 

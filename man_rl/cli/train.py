@@ -119,8 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="N",
         help="a new model recalls from the posterior codes of each state's last N training "
-        "screens instead of prior draws (0, the default: the prior); for screens that vary "
-        "within a state",
+        "screens (default 64), so a state whose screens vary draws one of them rather than a "
+        "blend; 0: from the prior, as the paper",
     )
     parser.add_argument(
         "--hard-pixels",
@@ -161,7 +161,8 @@ def _run(args: argparse.Namespace) -> int:
                     "new model into another --out"
                 )
     else:
-        options = {"code_bank": args.code_bank or 0, "hard_pixels": args.hard_pixels or 0}
+        asked = {"code_bank": args.code_bank, "hard_pixels": args.hard_pixels}
+        options = {name: value for name, value in asked.items() if value is not None}
         model = cls.for_memory(memory, seed=args.seed, **options)
     seed = None if model.training_state is not None else args.seed
     known = len(model.keys)

@@ -147,8 +147,7 @@ class RecallTarget:
             parts.append(f"diversity {diversity:.2f} (in {low:g}-{high:g})")
             met &= low <= diversity <= high
         self.recognition = None
-        recognize = getattr(model, "recognize", None)  # Type A's only says it cannot
-        if callable(recognize) and not getattr(recognize, "unsupported", False):
+        if getattr(model, "recognizes", False):
             self.recognition = self._recognition(model, keys)
             if self.recognition is not None:
                 parts.append(f"recognition {self.recognition:.3f} (>= {needed:.3f})")

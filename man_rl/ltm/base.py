@@ -63,6 +63,8 @@ class LongTermMemory(nn.Module):
     """
 
     kind: ClassVar[str]
+    #: Whether :meth:`recognize` tells a screen's state (Type B's does; Type A's says it cannot).
+    recognizes: ClassVar[bool] = False
     #: Settings added after a checkpoint format was fixed, with the values models of older
     #: files had: a file that lacks one loads with that value, so it rebuilds the same model.
     legacy_config: ClassVar[dict[str, Any]] = {}

@@ -28,7 +28,7 @@ Example:
     >>> preset("B", "paper")["state_readout"], preset("B", "recommended")["state_readout"]
     (False, True)
     >>> sorted(departures("A"))
-    ['condition_scale', 'lambda_association', 'root_reduction']
+    ['code_bank', 'condition_scale', 'lambda_association', 'root_reduction']
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ _SHARED_RECOMMENDED = {
     **_SHARED_PAPER,
     "lambda_association": 1.0,
     "root_reduction": "sum",
+    "code_bank": 64,
 }
 
 #: ``kind -> preset name -> {switch: value}``; every switch of the type is named.
@@ -122,9 +123,10 @@ SWITCHES: dict[str, str] = {
     "prototype root vectors (Type B)",
     "lambda_recall": "0 (both presets) | > 0: recalled screens must be recognised as their "
     "state by the model's own recogniser, held fixed",
-    "code_bank": "0 (both presets: recall draws z from the prior) | n: recall decodes one of "
-    "the posterior means of the state's last n training screens (its aggregate posterior; "
-    "Type B: the zero padding only)",
+    "code_bank": "0 (paper: recall draws z from the prior) | 64 (default): recall decodes one "
+    "of the posterior means of the state's last n training screens (its aggregate posterior; "
+    "Type B: the zero padding only), so a state whose screens vary draws one of them rather "
+    "than a blend",
     "hard_pixels": "0 (both presets) | k: each frame's k largest squared pixel errors weigh "
     "1 + hard_pixel_weight times in the reconstruction terms, so a small sprite that "
     "tells states apart is drawn",

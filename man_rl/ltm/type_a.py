@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
-from man_rl.ltm.bank import CodeBank
+from man_rl.ltm.bank import DEFAULT_CODE_BANK, CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
@@ -90,8 +90,9 @@ class TypeAConfig:
         reparameterization: ``"std"`` (``mu + std * eps``) or ``"variance"`` (eq. 4 as
             printed, ``mu + std**2 * eps``; see :func:`~man_rl.ltm.losses.reparameterize`).
         code_bank: posterior codes kept per state for recall (0: recall draws ``z`` from
-            the prior, as the paper; ``n > 0``: from the ``mu`` of the state's last ``n``
-            training screens, :class:`~man_rl.ltm.bank.CodeBank`).
+            the prior, as the paper; ``n > 0``, default :data:`~man_rl.ltm.bank.
+            DEFAULT_CODE_BANK`: from the ``mu`` of the state's last ``n`` training screens,
+            :class:`~man_rl.ltm.bank.CodeBank`; a state with none yet draws from the prior).
         hard_pixels: each frame's this many largest squared pixel errors weigh
             ``1 + hard_pixel_weight`` times in both reconstruction terms (0: off, as the
             paper; :func:`~man_rl.ltm.losses.reconstruction_loss`): for states that differ
@@ -115,7 +116,7 @@ class TypeAConfig:
     condition_scale: str = "sqrt_latent"
     root_reduction: str = "sum"
     reparameterization: str = "std"
-    code_bank: int = 0
+    code_bank: int = DEFAULT_CODE_BANK
     hard_pixels: int = 0
     hard_pixel_weight: float = 10.0
     seed: int = 0
@@ -196,7 +197,7 @@ class TypeA(LongTermMemory):
         condition_scale: str = "sqrt_latent",
         root_reduction: str = "sum",
         reparameterization: str = "std",
-        code_bank: int = 0,
+        code_bank: int = DEFAULT_CODE_BANK,
         hard_pixels: int = 0,
         hard_pixel_weight: float = 10.0,
         seed: int | None = None,
@@ -333,8 +334,6 @@ class TypeA(LongTermMemory):
             "cannot tell which state a screen shows. Train a Type B model to recognise them "
             "(TypeB.for_memory(memory), man-rl train --model B)"
         )
-
-    recognize.unsupported = True  # type: ignore[attr-defined]  # duck-typed checks skip it
 
 
 __all__ = ["TypeA", "TypeAConfig", "TypeAOutput"]

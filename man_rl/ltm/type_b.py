@@ -50,7 +50,7 @@ from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
 from man_rl.ltm import recognition
-from man_rl.ltm.bank import CodeBank
+from man_rl.ltm.bank import DEFAULT_CODE_BANK, CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
@@ -127,8 +127,9 @@ class TypeBConfig:
             (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
         root_reduction, reparameterization: as in :class:`~man_rl.ltm.type_a.TypeAConfig`.
         code_bank: posterior codes kept per state for recall's zero padding (0: drawn from
-            the prior; see :class:`~man_rl.ltm.bank.CodeBank`); the one-hot part is always
-            drawn from the state's prior.
+            the prior; default :data:`~man_rl.ltm.bank.DEFAULT_CODE_BANK`; see
+            :class:`~man_rl.ltm.bank.CodeBank`); the one-hot part is always drawn from the
+            state's prior.
         hard_pixels, hard_pixel_weight: as in :class:`~man_rl.ltm.type_a.TypeAConfig`.
         seed: seed of the initial weights.
     """
@@ -151,7 +152,7 @@ class TypeBConfig:
     lambda_recall: float = 0.0
     root_reduction: str = "sum"
     reparameterization: str = "std"
-    code_bank: int = 0
+    code_bank: int = DEFAULT_CODE_BANK
     hard_pixels: int = 0
     hard_pixel_weight: float = 10.0
     seed: int = 0
@@ -202,6 +203,7 @@ class TypeB(LongTermMemory):
     """
 
     kind = "B"
+    recognizes = True
     legacy_config: ClassVar[dict[str, Any]] = {
         "prototype_readout": False,
         "lambda_recall": 0.0,
@@ -232,7 +234,7 @@ class TypeB(LongTermMemory):
         lambda_recall: float = 0.0,
         root_reduction: str = "sum",
         reparameterization: str = "std",
-        code_bank: int = 0,
+        code_bank: int = DEFAULT_CODE_BANK,
         hard_pixels: int = 0,
         hard_pixel_weight: float = 10.0,
         seed: int | None = None,

@@ -47,8 +47,8 @@ print(stm, "\nmost visited state:", key, "with", stm.counts()[key], "screens")
 # A VAE recalls by decoding draws of its prior. Here a state's screens are a few discrete
 # configurations of the balls, and the prior's mass *between* two configurations' codes
 # decodes to a blend of them: a third ball, or two half-bright ones, a screen the env never
-# draws. `code_bank=64` keeps the posterior means of each state's last 64 training screens
-# (its aggregate posterior) and recall decodes one of them instead. The bank changes recall
+# draws. `code_bank=64` (both types' default) keeps the posterior means of each state's last
+# 64 training screens (its aggregate posterior) and recall decodes one of them instead. The bank changes recall
 # only: its writes take no gradient and draw no random numbers, so the model below is
 # trained exactly as one without it, and `prior` is that model with the same weights,
 # drawing from the prior as the paper does.
@@ -60,7 +60,7 @@ steps = 100 if SMALL else 2500
 for cls in (TypeA, TypeB):
     model = cls.for_memory(stm, seed=0, code_bank=64)
     model.fit(stm, steps, seed=0, progress=False)
-    prior = cls.for_memory(stm, seed=0)
+    prior = cls.for_memory(stm, seed=0, code_bank=0)
     prior.load_state_dict(
         {k: v for k, v in model.state_dict().items() if not k.startswith("bank.")}
     )
