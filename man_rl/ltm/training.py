@@ -36,6 +36,7 @@ from man_rl.errors import (
     TrainingDivergedError,
     UnknownKeyError,
 )
+from man_rl.keys import short_repr
 from man_rl.ltm import growth
 from man_rl.ltm.common import (
     KeyIndex,
@@ -147,7 +148,8 @@ def _check_memory(model: Trainable, memory: ShortTermMemory, grow: bool) -> np.n
     if new and not grow:
         raise UnknownKeyError(
             f"the memory has {len(new)} state key(s) this model does not know: "
-            f"{new[:6]!r}{' ...' if len(new) > 6 else ''}; fit(..., grow=False) keeps the "
+            f"{', '.join(short_repr(key) for key in new[:6])}{' ...' if len(new) > 6 else ''}; "
+            "fit(..., grow=False) keeps the "
             "model's keys fixed. Train with grow=True (the default) to add them to the model, "
             "or build a new model from the memory (TypeA.for_memory(memory) / "
             "TypeB.for_memory(memory))"
