@@ -143,3 +143,50 @@ def test_a_key_function_given_to_collect():
         vector = collect(source, None, 100, seed=0, capacity=100, key_fn=row_key)
     for result in (single, vector):
         assert set(result.memory.keys) <= {1, 2, 3} and result.memory.num_keys > 1
+
+
+def test_the_pixel_fallbacks_cells_are_saved_and_followed_by_the_sub_envs():
+    vec = make_memory_vec_env("CartPole-v1", 2, vectorization_mode="sync", capacity=5)
+    vec.reset(seed=[0, 1])
+    for _ in range(5):
+        vec.step(vec.action_space.sample())
+    vec.close()
+    chosen = vec.memory.key_settings
+    alone = MemoryWrapper(gym.make("CartPole-v1", render_mode="rgb_array"), capacity=5)
+    alone.reset(seed=0)
+    assert chosen is not None and chosen == alone.memory.key_settings  # the same cells
+    # a memory that has settings keys the sub-envs with them, not with a fresh choice
+    fixed = {"kind": "cells", "width": 3, "height": 2, "levels": 4}
+    memory = ShortTermMemory(5)
+    memory.key_settings = fixed
+    vec = make_memory_vec_env("CartPole-v1", 2, vectorization_mode="sync", memory=memory)
+    vec.reset(seed=[0, 1])
+    vec.close()
+    assert memory.key_settings == fixed
+    assert all(len(key.replace("/", "")) == 6 for key in memory.keys)
+
+
+def test_sub_envs_keying_differently_are_refused():
+    def cells(width):
+        settings = {"kind": "cells", "width": width, "height": 2, "levels": 4}
+        return partial(StateFrameInfo, key_settings=settings)
+
+    envs = [lambda w=w: cells(w)(gym.make("CartPole-v1", render_mode="rgb_array")) for w in (3, 4)]
+    vec = VectorMemoryWrapper(gym.vector.SyncVectorEnv(envs), capacity=5)
+    with pytest.raises(InvalidValueError, match="sub-env 1 keys with"):
+        vec.reset(seed=[0, 1])
+    vec.close()
+
+
+def test_a_collapsing_key_warns_once_in_a_vector_env():
+    from man_rl.env.collapse import KeyCollapseWarning
+
+    vec = make_memory_vec_env(
+        "CartPole-v1", 2, vectorization_mode="sync", capacity=5, key_fn=lambda env, o, i: 0
+    )
+    vec.reset(seed=[0, 1])
+    with pytest.warns(KeyCollapseWarning, match="collapses") as caught:
+        for _ in range(150):
+            vec.step(vec.action_space.sample())
+    vec.close()
+    assert len([w for w in caught if w.category is KeyCollapseWarning]) == 1

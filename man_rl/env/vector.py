@@ -7,6 +7,7 @@ wrapped in :class:`VectorMemoryWrapper`, which adds them to one :class:`ShortTer
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from man_rl.env.collapse import CollapseCheck
 from man_rl.env.wrapper import FrameSource, StateObserver
 from man_rl.errors import InvalidValueError
 from man_rl.keys import KeyFn
@@ -21,14 +23,19 @@ from man_rl.stm.memory import ShortTermMemory
 
 KEY_INFO = "state_key"
 FRAME_INFO = "state_frame"
+#: The key function's chosen settings (JSON text), where it chose any (the cell fallback).
+SETTINGS_INFO = "state_key_settings"
 
 
 class StateFrameInfo(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Put the current state's key and frame into ``info`` after ``reset`` and ``step``.
 
-    ``info["state_key"]`` and ``info["state_frame"]`` (uint8). Used inside vector envs, whose
-    sub-envs may run in other processes: the frames travel back with the infos and
-    :class:`VectorMemoryWrapper` stores them.
+    ``info["state_key"]`` and ``info["state_frame"]`` (uint8), and, where the key function
+    chose its settings from the env (the pixel fallback's cells),
+    ``info["state_key_settings"]`` (JSON text). Used inside vector envs, whose sub-envs may
+    run in other processes: the frames travel back with the infos and
+    :class:`VectorMemoryWrapper` stores them. ``key_settings``: settings a memory saved, so
+    the sub-env keys as that memory did.
 
     Example:
         >>> import gymnasium as gym, minigrid
@@ -40,17 +47,26 @@ class StateFrameInfo(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructo
     """
 
     def __init__(
-        self, env: gym.Env, key_fn: KeyFn | None = None, frame: FrameSource = "auto"
+        self,
+        env: gym.Env,
+        key_fn: KeyFn | None = None,
+        frame: FrameSource = "auto",
+        key_settings: dict[str, Any] | None = None,
     ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, key_fn=key_fn, frame=frame)
+        gym.utils.RecordConstructorArgs.__init__(
+            self, key_fn=key_fn, frame=frame, key_settings=key_settings
+        )
         gym.Wrapper.__init__(self, env)
         self._observer = StateObserver(env, key_fn, frame)
+        self._observer.use_settings(key_settings)
         self.metadata = self._observer.metadata()
 
     def _annotate(self, obs: Any, info: dict[str, Any]) -> None:
         key, frame = self._observer.observe(obs, info)
         info[KEY_INFO] = key
         info[FRAME_INFO] = frame
+        if self._observer.chosen_settings is not None:
+            info[SETTINGS_INFO] = json.dumps(self._observer.chosen_settings, sort_keys=True)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -73,7 +89,9 @@ class VectorMemoryWrapper(gym.vector.VectorWrapper):
     The sub-envs must be wrapped in :class:`StateFrameInfo` (see :func:`make_memory_vec_env`).
     Frames are added sub-env by sub-env at each step; a sub-env's own sequence of states is the
     one it would give alone with the same seed, its terminal frame included (gymnasium's
-    next-step and same-step autoreset modes are both handled).
+    next-step and same-step autoreset modes are both handled). Settings the sub-envs' key
+    function chose (the pixel fallback's cells) are saved in ``memory.key_settings``, and a
+    key that collapses warns once, as :class:`~man_rl.env.wrapper.MemoryWrapper` does.
 
     Example:
         >>> env = make_memory_vec_env("MiniGrid-Empty-5x5-v0", num_envs=2,
@@ -97,6 +115,7 @@ class VectorMemoryWrapper(gym.vector.VectorWrapper):
                 f"{memory.capacity}; pass only one of them"
             )
         self.memory = memory if memory is not None else ShortTermMemory(capacity or 500)
+        self._collapse = CollapseCheck()
 
     def _store(self, infos: dict[str, Any]) -> None:
         final = infos.get("final_info")
@@ -114,8 +133,30 @@ class VectorMemoryWrapper(gym.vector.VectorWrapper):
                 )
             mask = np.ones(self.num_envs, dtype=bool)
         keys, frames = infos[KEY_INFO], infos[FRAME_INFO]
-        for i in np.flatnonzero(mask):
+        chosen = np.flatnonzero(mask)
+        self._settings(infos, chosen)
+        for i in chosen:
             self.memory.add(keys[i], frames[i])
+        self._collapse.added(self.memory, len(chosen))
+
+    def _settings(self, infos: dict[str, Any], chosen: np.ndarray) -> None:
+        """Keep the settings the sub-envs' key function chose; refuse sub-envs that differ."""
+        texts = infos.get(SETTINGS_INFO)
+        if texts is None:
+            return
+        have = infos.get(f"_{SETTINGS_INFO}", np.ones(self.num_envs, dtype=bool))
+        for i in chosen:
+            if not have[i]:
+                continue
+            settings = json.loads(texts[i])
+            if self.memory.key_settings is None:
+                self.memory.key_settings = settings
+            elif settings != self.memory.key_settings:
+                raise InvalidValueError(
+                    f"sub-env {i} keys with {settings} but the memory's keys were made with "
+                    f"{self.memory.key_settings}; give every sub-env the same key function "
+                    "(make_memory_vec_env(key_fn=...), e.g. a fixed man_rl.envs.CellKey)"
+                )
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
@@ -157,7 +198,8 @@ def make_memory_vec_env(
         raise InvalidValueError(
             f"vectorization_mode must be 'sync' or 'async', got {vectorization_mode!r}"
         )
-    annotate = partial(StateFrameInfo, key_fn=key_fn, frame=frame)
+    settings = memory.key_settings if memory is not None else None
+    annotate = partial(StateFrameInfo, key_fn=key_fn, frame=frame, key_settings=settings)
     vector_kwargs = {"shared_memory": False} if vectorization_mode == "async" else {}
     if callable(env):
         if env_kwargs:
@@ -187,4 +229,11 @@ def _annotated(make_env: Callable[[], gym.Env], wrappers: list[Callable]) -> gym
     return env
 
 
-__all__ = ["FRAME_INFO", "KEY_INFO", "StateFrameInfo", "VectorMemoryWrapper", "make_memory_vec_env"]
+__all__ = [
+    "FRAME_INFO",
+    "KEY_INFO",
+    "SETTINGS_INFO",
+    "StateFrameInfo",
+    "VectorMemoryWrapper",
+    "make_memory_vec_env",
+]
