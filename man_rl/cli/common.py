@@ -44,6 +44,36 @@ def probability(text: str) -> float:
     return value
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, unless its text already names it.
+
+    Options whose default is ``None``, ``False`` or suppressed say nothing more: their text
+    says what leaving them out does.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or action.option_strings == []
+        ):
+            return text
+        return f"{text} (default: {default})"
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` and every subcommand under it :class:`DefaultsFormatter`."""
+    parser.formatter_class = DefaultsFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                show_defaults(sub)
+
+
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N`` for a command that runs torch (:func:`torch_threads` applies it)."""
     parser.add_argument(

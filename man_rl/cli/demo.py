@@ -35,11 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
     parser.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
     parser.add_argument("--model", choices=("A", "B"), default="B", help="long-term memory")
-    parser.add_argument("--collect-steps", type=positive_int, default=3000)
-    parser.add_argument("--epsilon", type=probability, default=0.5, help="exploration")
+    parser.add_argument(
+        "--collect-steps", type=positive_int, default=3000, help="env steps to collect"
+    )
+    parser.add_argument(
+        "--epsilon", type=probability, default=0.5, help="chance of a random action per step"
+    )
     parser.add_argument("--train-steps", type=positive_int, default=None, help="default: model's")
     parser.add_argument("--capacity", type=positive_int, default=100, help="frames per state")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of env, agent and model")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads_option(parser)
     parser.set_defaults(run=run)

@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from man_rl.cli.common import torch_threads
+from man_rl.cli.common import show_defaults, torch_threads
 from man_rl.errors import ManRLError
 
 # name -> module under man_rl.cli; each module has register(subparsers) and sets run=func.
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"man_rl.cli.{name}").register(subparsers)
+    show_defaults(parser)
     return parser
 
 
