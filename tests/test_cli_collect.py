@@ -31,6 +31,7 @@ def test_pretrained_greedy_visits_only_the_shortest_path(tmp_path, capsys):
     assert set(memory.keys) == SHORTEST_PATH
     text = capsys.readouterr().out
     assert "states seen: 6" in text and "states never seen: 28" in text
+    assert "note: a greedy agent saw 6 of 34 states; --epsilon 0.5 explores" in text
     assert f"memory saved to {out}" in text
 
 
@@ -44,6 +45,11 @@ def test_epsilon_one_covers_every_reachable_state(tmp_path):
     assert len(reachable) == 34
     assert set(memory.keys) == reachable
     assert max(memory.counts().values()) <= 20
+
+
+def test_an_exploring_agent_gets_no_greedy_note(tmp_path, capsys):
+    code, _ = collect(tmp_path, "--steps", "2000", "--epsilon", "0.5")
+    assert code == 0 and "greedy agent" not in capsys.readouterr().out
 
 
 def test_vector_collection_from_the_cli(tmp_path, capsys):

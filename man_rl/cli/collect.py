@@ -201,5 +201,15 @@ def _run(args: argparse.Namespace, key_fn: Any) -> int:
     states = known_states(args.env) if key_fn is None else None
     for text in summarize(memory, states).lines():
         print(text)
+    if (
+        args.epsilon == 0
+        and args.agent != "random"
+        and states
+        and memory.num_keys < len(states) / 2
+    ):
+        print(
+            f"note: a greedy agent saw {memory.num_keys} of {len(states)} states; "
+            "--epsilon 0.5 explores (as man-rl demo does) so the memory holds more of them"
+        )
     print(f"memory saved to {args.out}")
     return 130 if result.interrupted else 0
