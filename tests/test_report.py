@@ -167,6 +167,8 @@ def test_the_model_page_shows_figures_and_recalled_frames_in_chromium(model_file
     assert root["cards"] == "6" and root["images-shown"] == root["images-decoded"] == "12"
     assert dom.count('<table class="figures">') == 6
     assert 'alt="recall grid"' in dom
+    # the summary's figures explain themselves on hover (the glossary's line)
+    assert 'class="explained" title="fidelity: distance of each recalled screen' in dom
 
 
 def test_grid_from_an_env_layout_and_none_for_keys_without_one(tmp_path, capsys):

@@ -51,6 +51,13 @@ class DefaultsFormatter(argparse.HelpFormatter):
     says what leaving them out does.
     """
 
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        # each line its own paragraph: an epilog of one line per entry stays readable
+        return "\n".join(
+            super(DefaultsFormatter, self)._fill_text(line, width, indent)
+            for line in text.splitlines()
+        )
+
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from man_rl.cli.common import add_threads_option, non_negative_int, positive_int
+from man_rl.glossary import glossary_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and ceiling, fidelity, diversity, precision / recall, copies, FID / KID in its "
         "features; and (Type B) recognise the memory's frames. Use a memory the model did "
         "not train on for an honest recognition score.",
+        epilog="What each figure means:\n" + glossary_text(),
     )
     parser.add_argument("--model", required=True, type=Path, help="checkpoint file")
     parser.add_argument("--memory", required=True, type=Path, help="short-term memory file")

@@ -224,7 +224,7 @@ def summary(report: dict[str, Any]) -> str:
         fidelity 2.00 (mean frame 9.00),
         diversity n/a,
         precision 1.000,
-        recall 0.250 (manifold coverage 0.750),
+        manifold recall 0.250 (manifold coverage 0.750),
         copies 0.000,
         FID 1.500 over 4 states,
         coverage 1.000
@@ -234,7 +234,8 @@ def summary(report: dict[str, Any]) -> str:
         f"ceiling {_figure(report['judge']['ceiling'])}, ratio "
         f"{_figure(report['accuracy_ratio'])}), fidelity {_figure(report['fidelity'], 2)} "
         f"(mean frame {_figure(report['mean_frame_fidelity'], 2)}), diversity "
-        f"{_figure(report['diversity'])}, precision {_figure(report['precision'])}, recall "
+        f"{_figure(report['diversity'])}, precision {_figure(report['precision'])}, "
+        f"manifold recall "
         f"{_figure(report['recall'])} (manifold coverage "
         f"{_figure(report['manifold_coverage'])}), copies {_figure(report['copies'])}, FID "
         f"{_figure(report['fid'])} over {report['states_evaluated']} states, coverage "

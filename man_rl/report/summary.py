@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from man_rl.glossary import explain
 from man_rl.stm.memory import ShortTermMemory
 
 MAX_BARS = 30
@@ -90,10 +91,17 @@ def judge_facts(report: Any, model: Any) -> dict[str, Any]:
     return facts
 
 
+def _tooltip(name: str) -> str:
+    """A ``title`` attribute with the glossary's line for figure ``name`` (or nothing)."""
+    text = explain(name)
+    return "" if text is None else f' class="explained" title="{html.escape(text)}"'
+
+
 def facts_table(facts: Mapping[str, Any], caption: str) -> str:
     """A two-column HTML table of ``name: value`` facts (escaped)."""
     rows = "".join(
-        f"<tr><th>{html.escape(name)}</th><td>{html.escape(format_value(value))}</td></tr>"
+        f"<tr><th{_tooltip(name)}>{html.escape(name)}</th>"
+        f"<td>{html.escape(format_value(value))}</td></tr>"
         for name, value in facts.items()
     )
     return f'<table class="facts"><caption hidden>{caption}</caption>{rows}</table>'
