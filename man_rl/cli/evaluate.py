@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from man_rl.evaluation import Judge, train_judge
-    from man_rl.evaluation.metrics import evaluate, summary
+    from man_rl.evaluation.metrics import evaluate, outlier_line, summary
     from man_rl.io.atomic import write_json_atomically
     from man_rl.ltm import load_model
     from man_rl.stm import ShortTermMemory
@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if args.save_judge:
         judge.save(args.save_judge)
     print(f"{summary(report)}; saved {args.out}")
+    flagged = outlier_line(report)
+    if flagged:
+        print(flagged)
     return 0
 
 

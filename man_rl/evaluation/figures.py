@@ -57,6 +57,8 @@ from man_rl.keys import encode_key
 from man_rl.ltm.common import check_seed
 from man_rl.stm.memory import ShortTermMemory
 
+#: A state whose fidelity is over this many times the median state's looks wrong.
+OUTLIER_FACTOR = 3.0
 MAX_POINTS = 10_000  # points per set in precision / recall / FID / KID (seeded subsample)
 
 
@@ -129,8 +131,24 @@ class JudgeReport:
             key=lambda s: (s.accuracy, -(s.fidelity if s.fidelity is not None else 0.0)),
         )[:n]
 
+    def outliers(self, factor: float = OUTLIER_FACTOR) -> list[StateFigures]:
+        """States whose fidelity is over ``factor`` x the median state's, worst first.
+
+        The judge can accept a recall that looks wrong (the right cell drawn in the wrong
+        colour): these are the states to look at first, whatever their accuracy.
+        """
+        values = [s.fidelity for s in self.states if s.fidelity is not None]
+        if not values:
+            return []
+        bound = factor * float(np.median(values))
+        found = [s for s in self.states if s.fidelity is not None and s.fidelity > bound]
+        return sorted(found, key=lambda s: -(s.fidelity or 0.0))
+
     def to_dict(self) -> dict[str, Any]:
-        """Every figure, JSON-able (``per_state`` in the order judged, ``worst_states``)."""
+        """Every figure, JSON-able (``per_state`` in the order judged, ``worst_states``).
+
+        ``outliers``: states whose fidelity is over :data:`OUTLIER_FACTOR` x the median.
+        """
         return {
             "judge": {"ceiling": self.ceiling, **self.judge_info},
             "accuracy": self.accuracy,
@@ -152,6 +170,11 @@ class JudgeReport:
             "worst_states": [
                 {"key": encode_key(s.key), "accuracy": s.accuracy, "fidelity": s.fidelity}
                 for s in self.worst()
+            ],
+            "outlier_factor": OUTLIER_FACTOR,
+            "outliers": [
+                {"key": encode_key(s.key), "accuracy": s.accuracy, "fidelity": s.fidelity}
+                for s in self.outliers()
             ],
         }
 

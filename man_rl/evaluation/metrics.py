@@ -246,11 +246,36 @@ def summary(report: dict[str, Any]) -> str:
     return line
 
 
+def outlier_line(report: dict[str, Any], limit: int = 10) -> str | None:
+    """One line naming the states whose fidelity stands out (``None`` when none does).
+
+    Example:
+        >>> line = outlier_line({"outliers": [{"key": [3, 3, 0], "accuracy": 1.0,
+        ...     "fidelity": 9.8}], "outlier_factor": 3.0, "fidelity": 1.4})
+        >>> line.split(": ")[1]
+        '[3, 3, 0] fidelity 9.80 (judge accuracy 1.00)'
+    """
+    found = report.get("outliers") or []
+    if not found:
+        return None
+    shown = ", ".join(
+        f"{state['key']} fidelity {state['fidelity']:.2f} (judge accuracy {state['accuracy']:.2f})"
+        for state in found[:limit]
+    )
+    more = f" and {len(found) - limit} more" if len(found) > limit else ""
+    factor = report.get("outlier_factor", 3.0)
+    return (
+        f"states that look wrong (fidelity over {factor:g}x the median state's), worst first: "
+        f"{shown}{more}"
+    )
+
+
 __all__ = [
     "NearestFrame",
     "Recognition",
     "coverage",
     "evaluate",
+    "outlier_line",
     "per_state_recall",
     "recall_accuracy",
     "recall_all",

@@ -3,7 +3,9 @@
 :func:`judge_recall` recalls ``samples`` screens of every state a model and a memory share and
 scores them with the strict judge (:func:`~man_rl.evaluation.judge_samples`), so each state
 gets its figures; :func:`state_entries` puts the states in the page's order, the
-worst-recalled first (lowest judge accuracy, then highest fidelity, as
+states whose fidelity is over 3x the median state's first (they look wrong even where the
+judge accepts them, :meth:`~man_rl.evaluation.JudgeReport.outliers`), then worst-recalled
+(lowest judge accuracy, then highest fidelity, as
 :meth:`~man_rl.evaluation.JudgeReport.worst`), then states the model does not know.
 
 Example:
@@ -84,7 +86,9 @@ def state_entries(memory: ShortTermMemory, report: Any | None = None) -> list[St
     figures: dict[Hashable, dict[str, Any]] = {}
     ranked: list[Hashable] = []
     if report is not None:
-        for state in report.worst(len(report.states)):
+        flagged = report.outliers()  # look wrong though the judge may accept them: first
+        rest = [s for s in report.worst(len(report.states)) if s not in flagged]
+        for state in [*flagged, *rest]:
             figures[state.key] = {name: getattr(state, name) for name in FIGURES}
             figures[state.key]["held_out_frames"] = state.held_out_frames
             figures[state.key]["samples"] = state.samples
