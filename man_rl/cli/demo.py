@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from man_rl.agents import make_policy
-    from man_rl.evaluation.metrics import evaluate, summary
+    from man_rl.evaluation.metrics import evaluate, outlier_line, summary
     from man_rl.ltm import TypeA, TypeB
     from man_rl.plotting import (
         class_balance_from_memory,
@@ -117,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
         save_figure(figure, args.out / name)
 
     say(summary(metrics) + f"; took {time.perf_counter() - started:.0f} s")
+    flagged = outlier_line(metrics)
+    if flagged:
+        say(flagged)
     say(
         f"wrote {args.out}/: memory.manrl, model_{args.model.lower()}.manrl, metrics.json, "
         + ", ".join(pictures)
