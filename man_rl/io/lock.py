@@ -27,12 +27,18 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from man_rl.errors import FileInUseError, FileWriteError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not kept apart
+    fcntl = None  # type: ignore[assignment]
+
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def lock_path(target: str | os.PathLike[str]) -> Path:
@@ -68,7 +74,7 @@ def _acquire(target: Path, path: Path) -> int:
     """A descriptor of ``path`` holding its lock; retries if the file was replaced meanwhile."""
     for _ in range(100):
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, _OPEN_FLAGS, 0o644)
         except OSError as err:  # a read-only folder, a symlink planted as the lock...
             why = err.strerror or str(err)
             raise FileWriteError(
@@ -78,6 +84,8 @@ def _acquire(target: Path, path: Path) -> int:
                 f"cannot create {path}, the lock that keeps two runs from writing {target} at "
                 f"once ({why}); nothing was written",
             ) from None
+        if fcntl is None:
+            return fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
