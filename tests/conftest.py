@@ -8,6 +8,10 @@ torch's OpenMP threads slow down by orders of magnitude when the cores are overs
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,3 +46,28 @@ def dot_memory():
     """``dot_memory(size=32, states=100, dot=2)``: a memory of one screen per state, whose
     states differ only in a small red dot."""
     return _dot_memory
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Callable[[str], Path]]:
+    """``small_disk(size)``: a real tmpfs of ``size`` (``"4m"``, ``"192k"``) under tmp_path,
+    unmounted after the test; skips where it cannot mount (it needs root)."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("a real small disk needs root (the simulated full disk runs instead)")
+        disk = tmp_path / f"disk-{len(mounted)}"
+        disk.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+            capture_output=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+        mounted.append(disk)
+        return disk
+
+    yield mount
+    for disk in mounted:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -263,3 +263,12 @@ def test_train_until_options_are_checked(capsys):
             main([*base, *extra])
         assert info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_cli_shows_the_library_defaults():
+    # man-rl train keeps its own copies so that --help need not import torch
+    from man_rl.cli import train
+    from man_rl.evaluation.target import DEFAULT_SHARE
+    from man_rl.ltm.stopping import DEFAULT_BUDGET
+
+    assert (train.DEFAULT_SHARE, train.DEFAULT_BUDGET) == (DEFAULT_SHARE, DEFAULT_BUDGET)

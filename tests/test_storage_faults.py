@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -264,40 +263,23 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 4 MiB tmpfs (root only), unmounted after the test."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("a real small disk needs root (the simulated full disk runs instead)")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
-
-
 def test_a_real_full_disk_is_an_error_not_a_signal(tmp_path, small_disk):
+    disk = small_disk("4m")
     source = ShortTermMemory(1000)
     for i in range(2400):  # 7.4 MB of frames: more than the disk holds
         source.add(i % 3, frame(i, (32, 32, 3)))
     source.save(tmp_path / "m.manrl")
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(small_disk), str(tmp_path / "m.manrl")],
+        [sys.executable, "-c", SCRIPT, str(disk), str(tmp_path / "m.manrl")],
         capture_output=True,
         timeout=120,
     )
     assert done.returncode == 0, (done.returncode, done.stderr.decode()[-2000:])  # no SIGBUS
     report = json.loads(done.stdout)
-    folder = small_disk / "s"
+    folder = disk / "s"
     for name in ("new", "existing"):
         message, left = report[name]
-        assert str(small_disk / name) in message and "nothing was kept" in message
+        assert str(disk / name) in message and "nothing was kept" in message
         assert left == ([] if name == "existing" else False)  # no half-made folder
     added, message, total = report["zeros"]
     assert added > 1000 and total == added and "as it was before" in message

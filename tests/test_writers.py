@@ -238,41 +238,28 @@ def test_a_header_over_the_bound_is_refused_at_save_before_anything_is_replaced(
 COLLECT = "import sys; from man_rl.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def test_collect_onto_a_real_full_disk_keeps_the_old_file_and_rescues_the_new(tmp_path):
+def test_collect_onto_a_real_full_disk_keeps_the_old_file_and_rescues_the_new(tmp_path, small_disk):
     """A real 192 KiB tmpfs (root only): the save runs out of room in the kernel, not in a
     monkeypatched call, and the CLI, in its own process, still ends in one line, exit 2."""
-    import shutil
-
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("a real small disk needs root (the simulated full disk runs above)")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(disk)], capture_output=True
+    disk = small_disk("192k")
+    out = disk / "m.manrl"
+    small_memory(n=5, shape=(40, 40, 3)).save(out)  # 24 KB: fits
+    before = out.read_bytes()
+    roomy = tmp_path / "tmp"
+    roomy.mkdir()
+    argv = ["collect", "--quiet", "--resume", "--out", str(out), "--agent", "random"]
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECT, *argv, "--steps", "300"],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "TMPDIR": str(roomy)},
     )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
-    try:
-        out = disk / "m.manrl"
-        small_memory(n=5, shape=(40, 40, 3)).save(out)  # 24 KB: fits
-        before = out.read_bytes()
-        roomy = tmp_path / "tmp"
-        roomy.mkdir()
-        argv = ["collect", "--quiet", "--resume", "--out", str(out), "--agent", "random"]
-        done = subprocess.run(
-            [sys.executable, "-c", COLLECT, *argv, "--steps", "300"],
-            capture_output=True,
-            timeout=300,
-            env={**os.environ, "TMPDIR": str(roomy)},
-        )
-        err = done.stderr.decode().strip()
-        assert done.returncode == 2, err[-2000:]  # not a signal, not a traceback
-        assert "Traceback" not in err and len(err.splitlines()) == 1, err
-        assert "No space left on device" in err and "intact" in err
-        assert out.read_bytes() == before  # the old file, whole
-        (rescued,) = roomy.glob("*.rescued-*")
-        assert str(rescued) in err
-        memory = ShortTermMemory.load(rescued)
-        assert sum(memory.seen().values()) >= 300 + 5  # the old frames and the new
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    err = done.stderr.decode().strip()
+    assert done.returncode == 2, err[-2000:]  # not a signal, not a traceback
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert "No space left on device" in err and "intact" in err
+    assert out.read_bytes() == before  # the old file, whole
+    (rescued,) = roomy.glob("*.rescued-*")
+    assert str(rescued) in err
+    memory = ShortTermMemory.load(rescued)
+    assert sum(memory.seen().values()) >= 300 + 5  # the old frames and the new

@@ -59,14 +59,18 @@ class StateFrameInfo(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructo
         gym.Wrapper.__init__(self, env)
         self._observer = StateObserver(env, key_fn, frame)
         self._observer.use_settings(key_settings)
+        self._settings_text: str | None = None
         self.metadata = self._observer.metadata()
 
     def _annotate(self, obs: Any, info: dict[str, Any]) -> None:
         key, frame = self._observer.observe(obs, info)
         info[KEY_INFO] = key
         info[FRAME_INFO] = frame
-        if self._observer.chosen_settings is not None:
-            info[SETTINGS_INFO] = json.dumps(self._observer.chosen_settings, sort_keys=True)
+        chosen = self._observer.chosen_settings
+        if chosen is not None:
+            if self._settings_text is None:  # once: the choice is fixed from then on
+                self._settings_text = json.dumps(chosen, sort_keys=True)
+            info[SETTINGS_INFO] = self._settings_text
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -116,6 +120,8 @@ class VectorMemoryWrapper(gym.vector.VectorWrapper):
             )
         self.memory = memory if memory is not None else ShortTermMemory(capacity or 500)
         self._collapse = CollapseCheck()
+        # the settings text last checked, and the memory's settings it was checked against
+        self._settings_seen: tuple[str, Any] | None = None
 
     def _store(self, infos: dict[str, Any]) -> None:
         final = infos.get("final_info")
@@ -139,6 +145,11 @@ class VectorMemoryWrapper(gym.vector.VectorWrapper):
             self.memory.add(keys[i], frames[i])
         self._collapse.added(self.memory, len(chosen))
 
+    def _already_kept(self, text: str) -> bool:
+        """Whether ``text`` was checked against the settings this memory holds now."""
+        seen = self._settings_seen
+        return seen is not None and seen[0] == text and seen[1] is self.memory.key_settings
+
     def _settings(self, infos: dict[str, Any], chosen: np.ndarray) -> None:
         """Keep the settings the sub-envs' key function chose; refuse sub-envs that differ."""
         texts = infos.get(SETTINGS_INFO)
@@ -146,12 +157,14 @@ class VectorMemoryWrapper(gym.vector.VectorWrapper):
             return
         have = infos.get(f"_{SETTINGS_INFO}", np.ones(self.num_envs, dtype=bool))
         for i in chosen:
-            if not have[i]:
-                continue
+            if not have[i] or self._already_kept(texts[i]):
+                continue  # the usual step: these settings already kept, nothing to parse
             settings = json.loads(texts[i])
             if self.memory.key_settings is None:
                 self.memory.key_settings = settings
-            elif settings != self.memory.key_settings:
+            if settings == self.memory.key_settings:
+                self._settings_seen = (texts[i], self.memory.key_settings)
+            else:
                 raise InvalidValueError(
                     f"sub-env {i} keys with {settings} but the memory's keys were made with "
                     f"{self.memory.key_settings}; give every sub-env the same key function "

@@ -118,10 +118,9 @@ class RecallTarget:
                 "model trains on: RecallTarget(memory)"
             )
         judge, _ = self._ready()
-        masks = [~judge.held_out_mask(key) for key in judge.keys]
-        if len(judge.keys) != memory.num_keys:  # keys without frames: nothing to draw
-            by_key = dict(zip(judge.keys, masks, strict=True))
-            masks = [by_key.get(key, np.zeros(0, bool)) for key in memory.keys]
+        masks = [  # a key without frames (the judge left it out) has nothing to draw
+            ~judge.held_out_mask(key) if key in judge else np.zeros(0, bool) for key in memory.keys
+        ]
         return Subset(masks)
 
     def check(self, model: Any) -> Verdict:
