@@ -239,11 +239,13 @@ COLLECT = "import sys; from man_rl.cli import main; sys.exit(main(sys.argv[1:]))
 
 
 def test_collect_onto_a_real_full_disk_keeps_the_old_file_and_rescues_the_new(tmp_path, small_disk):
-    """A real 192 KiB tmpfs (root only): the save runs out of room in the kernel, not in a
+    """A real 64 KiB tmpfs (root only): the save runs out of room in the kernel, not in a
     monkeypatched call, and the CLI, in its own process, still ends in one line, exit 2."""
-    disk = small_disk("192k")
+    disk = small_disk("64k")
     out = disk / "m.manrl"
-    small_memory(n=5, shape=(40, 40, 3)).save(out)  # 24 KB: fits
+    # 15 KB: fits; the resumed run's seeds are fresh, so its walk differs every time, but
+    # 300 random steps see far more than the 10 more screens it takes to fill the disk
+    small_memory(n=3, shape=(40, 40, 3)).save(out)
     before = out.read_bytes()
     roomy = tmp_path / "tmp"
     roomy.mkdir()
@@ -262,4 +264,4 @@ def test_collect_onto_a_real_full_disk_keeps_the_old_file_and_rescues_the_new(tm
     (rescued,) = roomy.glob("*.rescued-*")
     assert str(rescued) in err
     memory = ShortTermMemory.load(rescued)
-    assert sum(memory.seen().values()) >= 300 + 5  # the old frames and the new
+    assert sum(memory.seen().values()) >= 300 + 3  # the old frames and the new
