@@ -11,7 +11,7 @@ from man_rl import ShortTermMemory
 from man_rl.cli.main import main
 from man_rl.errors import InvalidValueError
 from man_rl.evaluation import RecallTarget, train_judge
-from man_rl.ltm import TypeA, TypeB, Verdict, fit_until
+from man_rl.ltm import TypeA, TypeB, Verdict, fit_until, stopping
 from man_rl.ltm.common import KeyIndex
 from man_rl.stm import Subset
 
@@ -87,6 +87,27 @@ class TestFitUntil:
         fit_until(TypeA.for_memory(stm, seed=0), stm, rule, progress=False)
         chunks = np.diff([0, *rule.steps])
         assert chunks[0] == 200 and chunks[1] >= chunks[0] and chunks[2] >= chunks[1]
+
+    def test_the_rate_cools_down_over_the_budgets_last_share(self, monkeypatch):
+        clock = (0.5 * i for i in range(100_000))  # every look at the clock: 0.5 s later
+
+        monkeypatch.setattr(stopping.time, "perf_counter", lambda: next(clock))
+
+        class LrRule(Rule):
+            def check(self, model):
+                self.rates.append(model.training_state.optimizer.param_groups[0]["lr"])
+                return super().check(model)
+
+        stm = two_states()
+        rule = LrRule(met_at=None)
+        rule.rates = []
+        fit_until(
+            TypeA.for_memory(stm, seed=0), stm, rule, every=1, budget=100, lr=0.01, progress=False
+        )
+        rates = rule.rates  # the rate each chunk ended at (warm-up aside)
+        assert rates[0] == 0.01 and len(rates) > 5
+        assert rates == sorted(rates, reverse=True)
+        assert 0.001 <= rates[-1] < 0.003  # near FINAL_LR_SHARE at the budget's end
 
     def test_continues_the_same_training_and_the_model_fit_keyword(self):
         stm = two_states()

@@ -38,7 +38,7 @@ from typing import Any
 from man_rl.errors import InvalidValueError
 
 #: Config fields that are sizes or seeds, not switches: presets leave them to the caller.
-SIZES = ("frame_shape", "root_dim", "latent_dim", "hidden_dim", "channels", "seed")
+SIZES = ("frame_shape", "root_dim", "latent_dim", "hidden_dim", "channels", "stem", "seed")
 
 _SHARED_PAPER = {
     "lambda_root": 1.0,

@@ -4,7 +4,8 @@ A :class:`StoppingRule` says which frames training may draw (it keeps the rest t
 recall on) and, when asked, whether the model is good enough (a :class:`Verdict`).
 :func:`fit_until` trains in chunks between checks, sized so that checking takes at most
 about a fifth of the time, and stops when the rule is met, when the time budget is spent or
-after ``max_steps``; its :class:`Stopped` says which. The rule built on the strict judge is
+after ``max_steps``; its :class:`Stopped` says which. The learning rate cools down over the
+budget's last 30% (:func:`cooldown_factor`). The rule built on the strict judge is
 :class:`man_rl.evaluation.RecallTarget`.
 
 Example:
@@ -36,7 +37,8 @@ from typing import Any, NamedTuple, Protocol
 
 from man_rl.errors import InvalidValueError
 from man_rl.ltm.common import check_positive_int
-from man_rl.ltm.training import fit, progress_bar
+from man_rl.ltm.optim import check_lr
+from man_rl.ltm.training import DEFAULT_LR, fit, progress_bar
 from man_rl.stm.memory import ShortTermMemory
 from man_rl.stm.sampling import Sampler
 from man_rl.threads import TorchThreads
@@ -47,6 +49,30 @@ DEFAULT_BUDGET = 600.0
 FIRST_CHECK = 200
 #: Most of the time checking may take.
 CHECK_SHARE = 0.2
+#: The last share of the budget, over which the learning rate is lowered linearly...
+COOLDOWN = 0.3
+#: ...to this share of its starting value at the budget's end.
+FINAL_LR_SHARE = 0.1
+
+
+def cooldown_factor(spent: float) -> float:
+    """The learning rate's factor once ``spent`` (0-1) of the time budget is used.
+
+    1 until the last :data:`COOLDOWN` of the budget, then linearly down to
+    :data:`FINAL_LR_SHARE` at its end: a constant rate with a cool-down, which matches a
+    schedule fixed in advance without knowing when training will stop (Hägele et al. 2024,
+    "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations"). A model
+    that is still short of the target near the end of its budget is usually short in
+    fidelity, which the lower rate sharpens.
+
+    Example:
+        >>> [round(cooldown_factor(s), 2) for s in (0.0, 0.7, 0.85, 1.0, 1.5)]
+        [1.0, 1.0, 0.55, 0.1, 0.1]
+    """
+    start = 1.0 - COOLDOWN
+    if spent <= start:
+        return 1.0
+    return 1.0 - (1.0 - FINAL_LR_SHARE) * min(1.0, (spent - start) / COOLDOWN)
 
 
 class Verdict(NamedTuple):
@@ -140,7 +166,10 @@ def fit_until(
         seed: as :func:`~man_rl.ltm.training.fit`'s (used by the first chunk).
         threads: as :func:`~man_rl.ltm.training.fit`'s, held for the whole run.
         options: the other keywords of :func:`~man_rl.ltm.training.fit` (``batch_size``,
-            ``lr``, ``device``, ``grow``...).
+            ``device``, ``grow``...). ``lr`` is the rate before the cool-down (default
+            :data:`~man_rl.ltm.training.DEFAULT_LR`): over the budget's last
+            :data:`COOLDOWN` it falls to :data:`FINAL_LR_SHARE` of it
+            (:func:`cooldown_factor`), and the optimizer keeps the rate reached.
     """
     budget = _check_budget(budget)
     limit = math.inf if max_steps is None else check_positive_int("max_steps", max_steps)
@@ -148,6 +177,8 @@ def fit_until(
     for name in ("steps", "sampler", "progress"):
         if name in options:
             raise InvalidValueError(f"fit_until sets {name} itself; leave it out")
+    given_lr = options.pop("lr", None)
+    base_lr = check_lr(DEFAULT_LR if given_lr is None else given_lr)
     started = time.perf_counter()
     sampler = until.sampler(memory)
     bar = progress_bar(max_steps, progress, f"fit {type(model).__name__} until good")
@@ -167,7 +198,15 @@ def fit_until(
                 chunk_started = time.perf_counter()
                 first_seed = seed if taken == 0 else None
                 done = _train(
-                    model, memory, chunk, sampler, bar, first_seed, options, started + budget
+                    model,
+                    memory,
+                    chunk,
+                    sampler,
+                    bar,
+                    first_seed,
+                    options,
+                    (started, budget),
+                    base_lr,
                 )
                 taken += done
                 rate = done / max(time.perf_counter() - chunk_started, 1e-9)
@@ -203,14 +242,22 @@ def _train(
     bar: Any,
     seed: int | None,
     options: dict[str, Any],
-    deadline: float,
+    window: tuple[float, float],
+    base_lr: float,
 ) -> int:
-    """``steps`` steps in pieces of about a second (the bar moves); fewer if the time is up."""
+    """``steps`` steps in pieces of about a second (the bar moves); fewer if the time is up.
+
+    ``window`` is the run's ``(start, budget)``: each piece's rate is ``base_lr`` times
+    :func:`cooldown_factor` of the budget spent.
+    """
+    started, budget = window
+    deadline = started + budget
     done, piece = 0, 10
     while done < steps:
         n = min(piece, steps - done)
         began = time.perf_counter()
-        fit(model, memory, n, sampler=sampler, progress=False, seed=seed, **options)
+        lr = base_lr * cooldown_factor((began - started) / budget)
+        fit(model, memory, n, sampler=sampler, progress=False, seed=seed, lr=lr, **options)
         seed = None
         done += n
         if bar is not None:
@@ -224,10 +271,13 @@ def _train(
 
 __all__ = [
     "CHECK_SHARE",
+    "COOLDOWN",
     "DEFAULT_BUDGET",
+    "FINAL_LR_SHARE",
     "FIRST_CHECK",
     "Stopped",
     "StoppingRule",
     "Verdict",
+    "cooldown_factor",
     "fit_until",
 ]

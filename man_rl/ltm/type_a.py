@@ -56,7 +56,7 @@ from man_rl.ltm.losses import (
     reparameterize,
     root_loss,
 )
-from man_rl.ltm.networks import ConvPlan, Decoder, Encoder, init_weights, mlp
+from man_rl.ltm.networks import LEGACY_STEM, ConvPlan, Decoder, Encoder, init_weights, mlp
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,10 @@ class TypeAConfig:
         root_dim: size of the root vector ``h``.
         latent_dim: size of ``z``.
         hidden_dim: width of the long-term encoder and decoder.
-        channels: conv channels per stride-2 layer (``None``: sized from the frame).
+        channels: conv channels per layer (``None``: sized from the frame).
+        stem: the first conv layer's stride, 2 or 4 (``None``: 4 on frames of
+            :data:`~man_rl.ltm.networks.LARGE_FRAME` pixels or more; see
+            :class:`~man_rl.ltm.networks.ConvPlan`).
         lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
         lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
         kl_weight: weight of the KL term (1 is the plain VAE).
@@ -106,6 +109,7 @@ class TypeAConfig:
     latent_dim: int = 16
     hidden_dim: int = 128
     channels: tuple[int, ...] | None = None
+    stem: int | None = None
     lambda_root: float = 1.0
     lambda_association: float = 1.0
     kl_weight: float = 1.0
@@ -176,6 +180,7 @@ class TypeA(LongTermMemory):
         "code_bank": 0,
         **LEGACY_FORM,
         **LEGACY_HARD_PIXELS,
+        **LEGACY_STEM,
     }
 
     def __init__(
@@ -187,6 +192,7 @@ class TypeA(LongTermMemory):
         latent_dim: int = 16,
         hidden_dim: int = 128,
         channels: Sequence[int] | None = None,
+        stem: int | None = None,
         lambda_root: float = 1.0,
         lambda_association: float = 1.0,
         kl_weight: float = 1.0,
@@ -204,7 +210,7 @@ class TypeA(LongTermMemory):
     ) -> None:
         super().__init__()
         self.key_index = KeyIndex(keys)
-        plan = ConvPlan.for_frame(frame_shape, channels)
+        plan = ConvPlan.for_frame(frame_shape, channels, stem)
         if condition not in CONDITIONS:
             raise InvalidValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
         self.config = TypeAConfig(
@@ -213,6 +219,7 @@ class TypeA(LongTermMemory):
             latent_dim=check_positive_int("latent_dim", latent_dim),
             hidden_dim=check_positive_int("hidden_dim", hidden_dim),
             channels=plan.channels,
+            stem=plan.stem,
             lambda_root=check_non_negative("lambda_root", lambda_root),
             lambda_association=check_non_negative("lambda_association", lambda_association),
             kl_weight=check_non_negative("kl_weight", kl_weight),

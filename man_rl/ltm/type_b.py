@@ -79,6 +79,7 @@ from man_rl.ltm.losses import (
     root_loss,
 )
 from man_rl.ltm.networks import (
+    LEGACY_STEM,
     ConvPlan,
     Decoder,
     Encoder,
@@ -104,7 +105,10 @@ class TypeBConfig:
         root_dim: size of the root vector ``h``.
         latent_dim: size of ``z`` (>= number of states; the rest is the zero padding).
         hidden_dim: width of the long-term encoder and decoder.
-        channels: conv channels per stride-2 layer (``None``: sized from the frame).
+        channels: conv channels per layer (``None``: sized from the frame).
+        stem: the first conv layer's stride, 2 or 4 (``None``: 4 on frames of
+            :data:`~man_rl.ltm.networks.LARGE_FRAME` pixels or more; see
+            :class:`~man_rl.ltm.networks.ConvPlan`).
         lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
         lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
         lambda_recognition: weight of ``-log p(state | mu)`` (0 turns it off).
@@ -139,6 +143,7 @@ class TypeBConfig:
     root_dim: int = 64
     hidden_dim: int = 128
     channels: tuple[int, ...] | None = None
+    stem: int | None = None
     lambda_root: float = 1.0
     lambda_association: float = 1.0
     lambda_recognition: float = 1.0
@@ -210,6 +215,7 @@ class TypeB(LongTermMemory):
         "code_bank": 0,
         **LEGACY_FORM,
         **LEGACY_HARD_PIXELS,
+        **LEGACY_STEM,
     }
 
     def __init__(
@@ -221,6 +227,7 @@ class TypeB(LongTermMemory):
         root_dim: int = 64,
         hidden_dim: int = 128,
         channels: Sequence[int] | None = None,
+        stem: int | None = None,
         lambda_root: float = 1.0,
         lambda_association: float = 1.0,
         lambda_recognition: float = 1.0,
@@ -266,13 +273,14 @@ class TypeB(LongTermMemory):
                 UserWarning,
                 stacklevel=2,
             )
-        plan = ConvPlan.for_frame(frame_shape, channels)
+        plan = ConvPlan.for_frame(frame_shape, channels, stem)
         self.config = TypeBConfig(
             frame_shape=plan.frame_shape,
             latent_dim=latent_dim,
             root_dim=check_positive_int("root_dim", root_dim),
             hidden_dim=check_positive_int("hidden_dim", hidden_dim),
             channels=plan.channels,
+            stem=plan.stem,
             lambda_root=check_non_negative("lambda_root", lambda_root),
             lambda_association=check_non_negative("lambda_association", lambda_association),
             lambda_recognition=check_non_negative("lambda_recognition", lambda_recognition),
