@@ -8,7 +8,7 @@ import torch
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
 from man_rl.ltm import TypeA, TypeB, load_model
-from man_rl.ltm.losses import reconstruction_loss
+from man_rl.ltm.losses import DEFAULT_HARD_PIXELS, reconstruction_loss
 
 MODELS = [TypeA, TypeB]
 
@@ -54,7 +54,8 @@ def test_the_options_are_kept_in_checkpoints_and_checked(cls, tmp_path, dot_memo
     model.save(tmp_path / "m.manrl")
     loaded = load_model(tmp_path / "m.manrl")
     assert (loaded.config.hard_pixels, loaded.config.hard_pixel_weight) == (12, 4.0)
-    assert cls.for_memory(stm, seed=0).config.hard_pixels == 0  # off unless asked for
+    assert cls.for_memory(stm, seed=0).config.hard_pixels == DEFAULT_HARD_PIXELS == 64
+    assert cls.paper(stm, seed=0).config.hard_pixels == 0  # the paper's equations: off
     with pytest.raises(InvalidValueError, match="hard_pixels"):
         cls.for_memory(stm, hard_pixels=-1)
     with pytest.raises(InvalidTypeError, match="hard_pixels"):

@@ -150,12 +150,14 @@ def test_recommended_is_the_constructor_default(cls):
 def test_departures_are_what_the_paper_lacks():
     assert departures("A") == {
         "code_bank": (0, 64),
+        "hard_pixels": (0, 64),
         "lambda_association": (0.0, 1.0),
         "condition_scale": ("unit", "sqrt_latent"),
         "root_reduction": ("mean", "sum"),
     }
     assert set(departures("B")) == {
         "code_bank",
+        "hard_pixels",
         "lambda_association",
         "lambda_recognition",
         "state_readout",

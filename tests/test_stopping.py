@@ -262,17 +262,17 @@ def test_train_until_meets_the_target_on_empty_5x5(tmp_path, capsys):
     assert TypeB.load(out).training_state.step == steps
 
 
-def test_train_until_stops_at_its_budget_on_dynamic_obstacles(tmp_path, capsys):
+def test_train_until_stops_by_itself_on_dynamic_obstacles(tmp_path, capsys):
     memory = minigrid_file(tmp_path, "MiniGrid-Dynamic-Obstacles-5x5-v0", 600)
     out = tmp_path / "ltm.manrl"
     argv = ["train", "--memory", str(memory), "--model", "A", "--out", str(out)]
     assert main([*argv, "--budget", "0.01", "--quiet"]) == 2  # not even the judge fits
     assert "spent before the first training step" in capsys.readouterr().err
     assert not out.exists()
-    assert main([*argv, "--budget", "20", "--quiet"]) == 0  # no --steps: until good
+    assert main([*argv, "--budget", "300", "--quiet"]) == 0  # no --steps: until good
     printed = capsys.readouterr().out
     line = next(s for s in printed.splitlines() if s.startswith("stopped: "))
-    assert "time budget spent, target not met" in line and "judge acc" in line
+    assert "stopped: target met after" in line and "judge acc" in line  # ~400 steps, 16 s
     assert "diversity" in line  # its obstacles move: a state's screens vary
     assert TypeA.load(out).training_state.step > 0
 

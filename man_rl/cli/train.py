@@ -127,8 +127,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=non_negative_int,
         default=None,
         metavar="K",
-        help="a new model weighs each frame's K largest pixel errors 11x (0, the default: "
-        "off); for states told apart by a small sprite",
+        help="a new model weighs each frame's K largest pixel errors 11x, so a small sprite "
+        "that tells states apart is drawn (default: the model's, 64; 0: off, as the paper)",
     )
     add_threads_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

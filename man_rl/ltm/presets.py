@@ -28,7 +28,7 @@ Example:
     >>> preset("B", "paper")["state_readout"], preset("B", "recommended")["state_readout"]
     (False, True)
     >>> sorted(departures("A"))
-    ['code_bank', 'condition_scale', 'lambda_association', 'root_reduction']
+    ['code_bank', 'condition_scale', 'hard_pixels', 'lambda_association', 'root_reduction']
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ _SHARED_RECOMMENDED = {
     "lambda_association": 1.0,
     "root_reduction": "sum",
     "code_bank": 64,
+    "hard_pixels": 64,
 }
 
 #: ``kind -> preset name -> {switch: value}``; every switch of the type is named.
@@ -127,9 +128,9 @@ SWITCHES: dict[str, str] = {
     "of the posterior means of the state's last n training screens (its aggregate posterior; "
     "Type B: the zero padding only), so a state whose screens vary draws one of them rather "
     "than a blend",
-    "hard_pixels": "0 (both presets) | k: each frame's k largest squared pixel errors weigh "
-    "1 + hard_pixel_weight times in the reconstruction terms, so a small sprite that "
-    "tells states apart is drawn",
+    "hard_pixels": "0 (paper) | k (64 by default): each frame's k largest squared pixel "
+    "errors weigh 1 + hard_pixel_weight times in the reconstruction terms, so a small sprite "
+    "that tells states apart is drawn",
     "hard_pixel_weight": "10 (both presets; used only with hard_pixels > 0) | the extra "
     "weight of those errors",
 }

@@ -42,6 +42,7 @@ from man_rl.ltm.common import (
     update_prototypes,
 )
 from man_rl.ltm.losses import (
+    DEFAULT_HARD_PIXELS,
     LEGACY_FORM,
     LEGACY_HARD_PIXELS,
     LossTerms,
@@ -121,7 +122,7 @@ class TypeAConfig:
     root_reduction: str = "sum"
     reparameterization: str = "std"
     code_bank: int = DEFAULT_CODE_BANK
-    hard_pixels: int = 0
+    hard_pixels: int = DEFAULT_HARD_PIXELS
     hard_pixel_weight: float = 10.0
     seed: int = 0
 
@@ -204,7 +205,7 @@ class TypeA(LongTermMemory):
         root_reduction: str = "sum",
         reparameterization: str = "std",
         code_bank: int = DEFAULT_CODE_BANK,
-        hard_pixels: int = 0,
+        hard_pixels: int = DEFAULT_HARD_PIXELS,
         hard_pixel_weight: float = 10.0,
         seed: int | None = None,
     ) -> None:

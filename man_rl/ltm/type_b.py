@@ -64,6 +64,7 @@ from man_rl.ltm.common import (
 )
 from man_rl.ltm.growth import prior_noise, readout_scale
 from man_rl.ltm.losses import (
+    DEFAULT_HARD_PIXELS,
     LEGACY_FORM,
     LEGACY_HARD_PIXELS,
     LossTerms,
@@ -158,7 +159,7 @@ class TypeBConfig:
     root_reduction: str = "sum"
     reparameterization: str = "std"
     code_bank: int = DEFAULT_CODE_BANK
-    hard_pixels: int = 0
+    hard_pixels: int = DEFAULT_HARD_PIXELS
     hard_pixel_weight: float = 10.0
     seed: int = 0
 
@@ -242,7 +243,7 @@ class TypeB(LongTermMemory):
         root_reduction: str = "sum",
         reparameterization: str = "std",
         code_bank: int = DEFAULT_CODE_BANK,
-        hard_pixels: int = 0,
+        hard_pixels: int = DEFAULT_HARD_PIXELS,
         hard_pixel_weight: float = 10.0,
         seed: int | None = None,
     ) -> None:
