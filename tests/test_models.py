@@ -388,3 +388,26 @@ def test_recall_of_screens_that_vary_within_a_state(empty5x5, cls):
     assert np.mean(positions_seen) >= 3
     assert np.mean(sharper) >= 0.8
     assert np.mean(ratios) >= 0.5
+
+
+@pytest.mark.parametrize("simplex", [True, False])
+def test_type_b_reaches_its_prior_means_with_more_states_than_hidden_units(simplex):
+    # 40 states, hidden_dim 8: a free linear mean's 40 one-hot coordinates have rank <= 8,
+    # so lam * I_40 is out of its reach and no screen lands inside a prior's 3-sigma ball;
+    # lam * softmax reaches it once the states are told apart.
+    memory = ShortTermMemory(capacity=1, seed=0)
+    for i in range(40):
+        frame = np.zeros((8, 8), np.uint8)
+        frame[i // 8, i % 8] = 255
+        memory.add(i, frame)
+    model = TypeB.for_memory(memory, seed=0, hidden_dim=8, simplex_mean=simplex)
+    assert TypeB.for_memory(memory, seed=0, hidden_dim=8).config.simplex_mean  # 40 > 8
+    assert not TypeB.for_memory(memory, seed=0, hidden_dim=40).config.simplex_mean
+    model.fit(memory, steps=400, seed=0, progress=False, warmup_steps=0)
+    frames = np.stack([memory.queue(i)[0] for i in range(40)])
+    nearest = model.prior_distances(frames).argmin(axis=1)
+    recognised = sum(answer == i for i, answer in enumerate(model.recognize(frames)))
+    if simplex:
+        assert (nearest == np.arange(40)).mean() >= 0.9 and recognised >= 36
+    else:
+        assert recognised == 0

@@ -158,6 +158,7 @@ def test_departures_are_what_the_paper_lacks():
     assert set(departures("B")) == {
         "code_bank",
         "hard_pixels",
+        "simplex_mean",
         "lambda_association",
         "lambda_recognition",
         "state_readout",

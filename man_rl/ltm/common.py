@@ -13,12 +13,25 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from man_rl.errors import InvalidTypeError, InvalidValueError, UnknownKeyError
 from man_rl.keys import normalize_key, short_repr
+
+
+class ModelOutput(NamedTuple):
+    """What both types' ``forward`` returns (``TypeAOutput`` and ``TypeBOutput`` are it)."""
+
+    logits: torch.Tensor
+    association_logits: torch.Tensor | None
+    root: torch.Tensor
+    root_hat: torch.Tensor
+    mu: torch.Tensor
+    log_var: torch.Tensor
+    recalled_logits: torch.Tensor | None  # screens from the prior, for the recall term
 
 
 def _preview(items: Sequence[Hashable], limit: int = 6) -> str:
@@ -233,6 +246,7 @@ def frames_as_batch(frames: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndar
 
 __all__ = [
     "KeyIndex",
+    "ModelOutput",
     "check_choice",
     "check_non_negative",
     "check_positive_int",

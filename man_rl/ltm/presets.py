@@ -84,6 +84,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "lam": 6.0,
             "state_readout": False,
             "state_from_prior": False,
+            "simplex_mean": False,
             "prototype_readout": False,
         },
         "recommended": {
@@ -93,6 +94,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "lam": 6.0,
             "state_readout": True,
             "state_from_prior": True,
+            "simplex_mean": None,
             "prototype_readout": False,
         },
     },
@@ -118,6 +120,10 @@ SWITCHES: dict[str, str] = {
     "one-hot part as the state posterior softmax(lam z[:K]) (Type B)",
     "state_from_prior": "False (paper: decode the posterior's z) | True: in training, decode "
     "z's one-hot part drawn from the true state's prior, as recall draws it (Type B)",
+    "simplex_mean": "False (paper: the encoder's mean as it is) | True: its one-hot part is "
+    "lam * softmax of it, in the hull of the prior means, which a free linear output cannot "
+    "reach with more states than hidden_dim | None (default): True where there are more, so "
+    "that screens of other envs stay 'unknown' where the linear mean can work (Type B)",
     "condition": "'one_hot' (both presets) | 'prototype': c_i is the state's running-mean root "
     "vector (Type A)",
     "prototype_readout": "False (both presets) | True: dec_long reads the posterior-weighted "

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import torch
 from torch.nn import functional as F
@@ -32,6 +32,7 @@ from man_rl.ltm.bank import DEFAULT_CODE_BANK, CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
+    ModelOutput,
     check_choice,
     check_count,
     check_non_negative,
@@ -131,16 +132,7 @@ CONDITIONS = ("one_hot", "prototype")
 CONDITION_SCALES = ("sqrt_latent", "unit")
 
 
-class TypeAOutput(NamedTuple):
-    """What :meth:`TypeA.forward` returns."""
-
-    logits: torch.Tensor
-    association_logits: torch.Tensor | None
-    root: torch.Tensor
-    root_hat: torch.Tensor
-    mu: torch.Tensor
-    log_var: torch.Tensor
-    recalled_logits: torch.Tensor | None  # screens from the prior, for the recall term
+TypeAOutput = ModelOutput  # what forward returns
 
 
 class TypeA(LongTermMemory):

@@ -7,13 +7,9 @@ each state owns a Gaussian of its own. Loss = reconstruction +
 KL(N(mu, var) || N(lam c'_i, I)) + ``lambda_root`` * ||h - h_hat||^2 +
 ``lambda_association`` * reconstruction(x, D(h)), as in Type A, + ``lambda_recognition`` *
 ``-log p(i | mu)``. The KL is in closed form; its one-hot dimensions weigh
-``class_kl_weight`` (1, as the paper: 10 put the means on their priors faster, 0.79 of
-Empty-5x5's real frames recognised after 200 steps against 0.0, both 1.0 from 400 on, but it
-collapsed the recall of varied screens to one picture per state: on Dynamic-Obstacles-5x5,
-1,500 steps, samples of a state were 0.07x as varied as its real screens with 10 and 0.78x
-with 1; the cost: on Empty-8x8's 142 states, 600 steps, recall 0.99 but 0.00 of unseen real
-frames recognised: pass 10 where recognition matters more than variety), its zero padding
-(the detail within a state) ``kl_weight`` (1, so that detail stays cheap to keep).
+``class_kl_weight`` (1, as the paper: 10 recognised sooner but collapsed the recall of
+varied screens to one picture per state, 0.07x as varied as the real ones on
+Dynamic-Obstacles-5x5 against 0.78x), its zero padding ``kl_weight`` (1).
 
 Recall of state ``i`` samples ``z ~ N(lam c'_i, I)`` and decodes it. Recognition encodes a
 screen and answers the state whose prior mean is nearest to the encoding's mean, or ``None``
@@ -22,17 +18,18 @@ for the exact rule).
 
 Where this departs from a plain reading of the paper, and why (each measured on MiniGrid):
 
-- ``state_from_prior``: in training, the one-hot part of the decoded ``z`` is drawn from the
-  true state's prior, as recall draws it, while the encoder's posterior gives the padding;
-  the encoder's one-hot part is trained by the KL and recognition terms alone. Decoding the
-  posterior's one-hot part instead let the decoder learn the states only after the encoder
-  had, and the reconstruction then pulled the means off their priors (or moved the state
-  into the padding), so recall from the prior stalled at ~2% on Empty-8x8's 142 states.
+- ``state_from_prior``: in training, the decoded ``z``'s one-hot part is drawn from the true
+  state's prior, as recall draws it (the posterior gives the padding): decoding the
+  posterior's stalled recall from the prior at ~2% on Empty-8x8's 142 states.
 - ``state_readout``: dec_long reads the one-hot part as the state posterior
   ``softmax(lam z[:K])`` (:meth:`TypeB.decode_root`).
-- the recognition term: the cross-entropy of that posterior at the encoding's mean; a
-  squared pull to a one-hot target (the KL) alone learns many states slowly. At the prior
-  mean the posterior is already certain, so the term vanishes there.
+- ``simplex_mean`` (on with more states than ``hidden_dim``; a screen of another env then
+  loses its "unknown"): the one-hot mean is ``lam * softmax``. A linear output of the
+  ``hidden_dim``-wide layer has rank <= ``hidden_dim`` over the states: on Empty-16x16's 782
+  states each screen's own coordinate stayed near ``6 * 128 / 782``, 5.7 from its prior
+  mean, and none was recognised (0.966 with it).
+- the recognition term: the cross-entropy of that posterior at the encoding's mean (the
+  KL's squared pull alone learns many states slowly); it vanishes at the prior mean.
 - ``root_reduction`` and ``reparameterization`` as in Type A; :meth:`TypeB.paper` is eq. 14
   and nothing else (every switch above off; :mod:`man_rl.ltm.presets`).
 """
@@ -42,7 +39,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -54,6 +51,7 @@ from man_rl.ltm.bank import DEFAULT_CODE_BANK, CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
+    ModelOutput,
     check_count,
     check_non_negative,
     check_positive_int,
@@ -122,6 +120,8 @@ class TypeBConfig:
             state's prior (as recall does), not from the encoder's posterior; the posterior
             still gives the zero padding, and the KL and recognition terms still train the
             encoder's one-hot part (see the module docstring).
+        simplex_mean: the encoder's one-hot mean is ``lam * softmax`` of its output (``None``:
+            when states outnumber ``hidden_dim``; see the module doc).
         prototype_readout: the long-term decoder reads, instead of the K-wide state part
             of ``z``, the posterior-weighted mean of the states' prototype root vectors
             (running means of ``E(x)``, no gradient), so its first layer is as wide as the
@@ -153,6 +153,7 @@ class TypeBConfig:
     lam: float = DEFAULT_LAM
     state_readout: bool = True
     state_from_prior: bool = True
+    simplex_mean: bool | None = None
     prototype_readout: bool = False
     prototype_rate: float = 0.3
     lambda_recall: float = 0.0
@@ -164,16 +165,7 @@ class TypeBConfig:
     seed: int = 0
 
 
-class TypeBOutput(NamedTuple):
-    """What :meth:`TypeB.forward` returns."""
-
-    logits: torch.Tensor
-    association_logits: torch.Tensor | None
-    root: torch.Tensor
-    root_hat: torch.Tensor
-    mu: torch.Tensor
-    log_var: torch.Tensor
-    recalled_logits: torch.Tensor | None  # screens from the prior, for the recall term
+TypeBOutput = ModelOutput  # what forward returns
 
 
 class TypeB(LongTermMemory):
@@ -214,6 +206,7 @@ class TypeB(LongTermMemory):
         "prototype_readout": False,
         "lambda_recall": 0.0,
         "code_bank": 0,
+        "simplex_mean": False,
         **LEGACY_FORM,
         **LEGACY_HARD_PIXELS,
         **LEGACY_STEM,
@@ -237,6 +230,7 @@ class TypeB(LongTermMemory):
         lam: float = DEFAULT_LAM,
         state_readout: bool = True,
         state_from_prior: bool = True,
+        simplex_mean: bool | None = None,
         prototype_readout: bool = False,
         prototype_rate: float = 0.3,
         lambda_recall: float = 0.0,
@@ -290,6 +284,7 @@ class TypeB(LongTermMemory):
             lam=lam,
             state_readout=bool(state_readout),
             state_from_prior=bool(state_from_prior),
+            simplex_mean=num_keys > hidden_dim if simplex_mean is None else bool(simplex_mean),
             prototype_readout=bool(prototype_readout),
             prototype_rate=check_non_negative("prototype_rate", prototype_rate),
             lambda_recall=check_non_negative("lambda_recall", lambda_recall),
@@ -333,7 +328,14 @@ class TypeB(LongTermMemory):
         """``(h, mu, log_var)`` of float frames ``[B, C, H, W]``."""
         root = self.encoder(frames)
         mu, log_var = self.enc_long(root).chunk(2, dim=1)
-        return root, mu, log_var
+        return root, self.onto_simplex(mu), log_var
+
+    def onto_simplex(self, mu: torch.Tensor) -> torch.Tensor:
+        """With ``simplex_mean``, ``mu``'s one-hot part as ``lam * softmax`` of it (module doc)."""
+        if not self.config.simplex_mean:
+            return mu
+        k = len(self.key_index)
+        return torch.cat([self.config.lam * torch.softmax(mu[:, :k], dim=1), mu[:, k:]], dim=1)
 
     def forward(
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
@@ -386,7 +388,7 @@ class TypeB(LongTermMemory):
         recall = out.root.new_zeros(())
         if out.recalled_logits is not None:  # recalled screens must be recognised (frozen E)
             seen = frozen(self.encoder, torch.sigmoid(out.recalled_logits))
-            mu = frozen(self.enc_long, seen).chunk(2, dim=1)[0]
+            mu = self.onto_simplex(frozen(self.enc_long, seen).chunk(2, dim=1)[0])
             recall = recall_loss(self.state_logits(mu), labels, self.config.lambda_recall)
         total = reconstruction + kl + root + association + recognition + recall
         return LossTerms(total, reconstruction, kl, root, association, recognition, recall)
