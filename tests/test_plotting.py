@@ -241,6 +241,22 @@ def test_training_curves_one_panel_per_term_log_scale_when_positive():
     np.testing.assert_array_equal(panels[0].lines[0].get_xdata(), steps)
 
 
+def test_training_curves_leave_out_terms_that_are_off_and_name_them():
+    history = {
+        "loss": [3.0, 2.0, 1.0],
+        "reconstruction": [2.0, 1.5, 1.0],
+        "recognition": [0.0, 0.0, 0.0],  # off: lambda 0
+        "recall": [0.0, 0.0, 0.0],
+        "kl": [0.0, 0.5, 0.0],  # on: zero at some steps only
+    }
+    fig = training_curves(history)
+    panels = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert panels == ["loss", "reconstruction", "kl"]
+    assert fig.get_supxlabel() == "off (0 at every step): recognition, recall"
+    assert training_curves({"loss": [0.0, 0.0]}).axes[0].get_title() == "loss"  # kept
+    assert training_curves({"loss": [1.0], "kl": [0.5]}).get_supxlabel() == ""
+
+
 def test_training_curves_without_step_and_with_non_finite_values():
     fig = training_curves({"loss": [3.0, float("nan"), 1.0], "extra": [1.0, 2.0, 3.0]})
     loss = fig.axes[0]

@@ -28,6 +28,8 @@ def training_curves(
 
     Each panel shows the raw values faintly and a running mean boldly; the y axis is
     logarithmic when every finite value of the term is positive. Non-finite values are left out.
+    A term that was 0 at every step (one that is off, as Type A's ``recognition`` by default)
+    gets no panel; the figure's footer names it.
 
     Args:
         history: ``"step"`` plus one list per loss term (``"loss"``, ``"reconstruction"``,
@@ -54,6 +56,8 @@ def training_curves(
         raise InvalidValueError(f"every list in history must have one length, got {lengths}")
     if length == 0:
         raise InvalidValueError("history is empty: train for at least one step first")
+    off = [k for k in terms if k != "loss" and not np.any(values[k])]
+    terms = [k for k in terms if k not in off]
 
     ncols = min(len(terms), 2 if len(terms) == 4 else 3)
     nrows = math.ceil(len(terms) / ncols)
@@ -95,6 +99,8 @@ def training_curves(
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=11)
+    if off:
+        fig.supxlabel(f"off (0 at every step): {', '.join(off)}", fontsize=8, color="0.4")
     return fig
 
 
