@@ -18,14 +18,18 @@ the judge's training and the checks, as a user waits for them.
 
 ``python -m benchmarks --only outofbox_bench`` runs them all (hours on 2 cores: run it alone);
 ``python -m benchmarks.outofbox_bench ROW...`` runs the named rows (``empty16``, ``breakout``,
-``obstacles``, ``doorkey``); ``--quick`` checks that it runs.
+``obstacles``, ``doorkey``, and ``steps``: ms a step at 128x128x3 with the stride-4 first
+layer against stride 2); ``--quick`` checks that it runs.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from benchmarks.harness import Row
 from benchmarks.recall_bench import breakout_memory, minigrid_memory
@@ -93,12 +97,48 @@ def rows_for(name: str, memory: ShortTermMemory, budget: float) -> list[Row]:
     return rows
 
 
+def ms_per_step(model, memory: ShortTermMemory, steps: int) -> float:
+    """Milliseconds a ``fit`` step takes (after 5 untimed ones), threads as a user gets them."""
+    model.fit(memory, steps=5, seed=0, progress=False)
+    started = time.perf_counter()
+    model.fit(memory, steps=steps, seed=0, progress=False)
+    return (time.perf_counter() - started) / steps * 1000
+
+
+def step_rows(shape: tuple[int, ...] = (128, 128, 3), keys: int = 782, steps: int = 40):
+    """ms a step of each type with the default plan (stride-4 first layer) against stride 2."""
+    memory = ShortTermMemory(capacity=1, seed=0)
+    rng = np.random.default_rng(0)
+    for key in range(keys):
+        memory.add(key, rng.integers(0, 256, shape, dtype=np.uint8))
+    rows = []
+    for cls in (TypeA, TypeB):
+        fast = ms_per_step(cls.for_memory(memory, seed=0), memory, steps)
+        slow = ms_per_step(cls.for_memory(memory, seed=0, stem=2), memory, steps)
+        rows.append(
+            Row(
+                f"Type {cls.kind} step, {'x'.join(map(str, shape))}, {keys} states, batch 32",
+                f"{fast:.1f} ms/step (first layer stride 4)",
+                f"{slow:.1f} ms/step (stride 2, as before)",
+                fast / slow,
+                "faster",
+                fast < slow,
+            )
+        )
+    return rows
+
+
 def run(quick: bool = False, only: list[str] | None = None) -> list[Row]:
     if quick:
         small = minigrid_memory("MiniGrid-Empty-5x5-v0", steps=200, capacity=4)
-        return rows_for("Empty-5x5 (quick)", small, budget=3.0)
+        return rows_for("Empty-5x5 (quick)", small, budget=3.0) + step_rows(
+            (84, 84), keys=4, steps=2
+        )
     rows = []
-    for key in only or list(SUITE):
+    for key in only or [*SUITE, "steps"]:
+        if key == "steps":
+            rows += step_rows()
+            continue
         suite = SUITE[key]
         rows += rows_for(suite.name, suite.memory(), suite.budget)
     return rows
@@ -107,9 +147,9 @@ def run(quick: bool = False, only: list[str] | None = None) -> list[Row]:
 def main(argv: list[str]) -> None:
     from benchmarks.harness import machine, render_table
 
-    unknown = sorted(set(argv) - set(SUITE))
+    unknown = sorted(set(argv) - {*SUITE, "steps"})
     if unknown:
-        raise SystemExit(f"unknown rows {unknown}; choose from {sorted(SUITE)}")
+        raise SystemExit(f"unknown rows {unknown}; choose from {sorted([*SUITE, 'steps'])}")
     rows = run(only=argv or None)
     print(f"machine: {machine()}")
     print(render_table(rows))

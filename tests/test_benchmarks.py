@@ -60,6 +60,7 @@ def test_out_of_the_box_suite_runs_small():
     from benchmarks import outofbox_bench
 
     rows = outofbox_bench.run(quick=True)
-    assert [r.what.split(" ")[1] for r in rows] == ["A", "B"]
-    assert all("defaults" in r.what and r.met in (True, False) for r in rows)
+    assert [r.what.split(" ")[1] for r in rows] == ["A", "B", "A", "B"]
+    assert all("defaults" in r.what and r.met in (True, False) for r in rows[:2])
+    assert all(" step, 84x84" in r.what and "ms/step" in r.measured for r in rows[2:])
     assert set(outofbox_bench.SUITE) == {"empty16", "breakout", "obstacles", "doorkey"}
