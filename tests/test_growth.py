@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -226,3 +228,14 @@ def test_a_grown_model_learns_the_states_met_late_in_half_the_steps_of_a_fresh_o
     assert run.grown_steps <= run.fresh_steps / 2, (run.grown_steps, run.fresh_steps)
     assert abs(run.old_after - run.old_before) <= 0.02
     assert run.met
+
+
+def test_a_linear_mean_type_b_growing_past_hidden_dim_is_warned_once():
+    model = TypeB(["a", "b", "c"], (4, 4), hidden_dim=4, seed=0)
+    assert model.config.simplex_mean is False  # 3 states <= 4 hidden units
+    with pytest.warns(UserWarning, match="simplex_mean=True"):
+        model.grow(["d", "e"])  # 5 > 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.grow(["f"])  # already past it: said once
+        TypeB(["a", "b", "c"], (4, 4), hidden_dim=4, simplex_mean=True, seed=0).grow(["d", "e"])

@@ -49,6 +49,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -334,6 +335,16 @@ def grow(
     if kind == "B":
         model.config = replace(model.config, latent_dim=model.config.latent_dim + len(new))
         model.kl_weights = _kl_weights(model)
+        cfg = model.config
+        if cfg.simplex_mean is False and old_count <= cfg.hidden_dim < len(model.key_index):
+            warnings.warn(
+                f"this Type B model now has {len(model.key_index)} states, more than its "
+                f"hidden_dim={cfg.hidden_dim}: with simplex_mean=False its encodings cannot "
+                "reach every prior mean, so recognize() will answer None for many screens; "
+                "build a model that will grow this far with simplex_mean=True",
+                UserWarning,
+                stacklevel=2,
+            )
     log = model.growth_log or GrowthLog(old_count)
     step = 0 if state is None else int(state.step)
     model.growth_log = GrowthLog(log.initial_keys, [*log.added_at_step, *[step] * len(new)])
