@@ -108,6 +108,10 @@ class RamAxis:
         """``"paddle x (RAM[72] // 24)"``."""
         return f"{self.name} (RAM[{self.address}] // {self.width})"
 
+    def describe(self, value: int) -> str:
+        """``"paddle x 4/7"``: the value and the largest one, for people reading a key."""
+        return f"{self.name} {value}/{self.last}"
+
 
 @dataclass(frozen=True)
 class RamKey:
@@ -120,8 +124,8 @@ class RamKey:
 
     Example:
         >>> key = RamKey((RamAxis("x", 10, 20, 14, 171), RamAxis("y", 16, 20, 26, 158)))
-        >>> key.state_count, key.layout().shape
-        (63, (7, 9))
+        >>> key.state_count, key.layout().shape, key.layout().name((3, 2))
+        (63, (7, 9), 'x 3/8, y 2/7')
     """
 
     axes: tuple[RamAxis, ...]
@@ -159,6 +163,7 @@ class RamKey:
                 col_labels=x.labels(),
                 row_title="",
                 col_title=x.title(),
+                names={v: x.describe(v) for v in range(x.first, x.last + 1)},
             )
         y = self.axes[1]
         return Layout(
@@ -171,6 +176,11 @@ class RamKey:
             col_labels=x.labels(),
             row_title=y.title(),
             col_title=x.title(),
+            names={
+                (vx, vy): f"{x.describe(vx)}, {y.describe(vy)}"
+                for vy in range(y.first, y.last + 1)
+                for vx in range(x.first, x.last + 1)
+            },
         )
 
 

@@ -36,10 +36,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.key_names import CELL_DIGITS, cell_grid
 
 SETTINGS_KIND = "cells"
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-_DECODE = {c: i for i, c in enumerate(_DIGITS)}
 # ITU-R BT.601 luma, as OpenCV's and Pillow's RGB -> grey
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -119,7 +118,7 @@ class CellKey:
 
     def __call__(self, env: Any, obs: Any, info: dict[str, Any] | None = None) -> str:
         """The key of frame ``obs`` (see the module docstring for the format)."""
-        return "/".join("".join(_DIGITS[v] for v in row) for row in self.cells(obs).tolist())
+        return "/".join("".join(CELL_DIGITS[v] for v in row) for row in self.cells(obs).tolist())
 
     def settings(self) -> dict[str, Any]:
         """The JSON a memory saves to key the same way again (:meth:`from_settings`).
@@ -153,13 +152,7 @@ class CellKey:
             >>> CellKey.cells_of("012/345").tolist()
             [[0, 1, 2], [3, 4, 5]]
         """
-        rows = key.split("/") if isinstance(key, str) else []
-        lengths = {len(row) for row in rows}
-        if len(lengths) != 1 or 0 in lengths or not set(key) <= {"/", *_DECODE}:
-            raise InvalidValueError(
-                f"{key!r} is not a cell key: rows of base-36 digits of equal length, joined by '/'"
-            )
-        return np.array([[_DECODE[c] for c in row] for row in rows], dtype=np.int64)
+        return cell_grid(key)
 
 
 __all__ = ["CellKey", "grey"]

@@ -127,7 +127,6 @@ ALIASES = {
     "mean-frame fidelity (blur baseline)": "mean frame",
     "mean-frame fidelity": "mean frame",
     "mean_frame_fidelity": "mean frame",
-    "precision / recall": "precision",
     "FID / KID": "FID",
 }
 
@@ -138,10 +137,7 @@ def explain(label: str) -> str | None:
     found = GLOSSARY.get(name)
     if found is None:
         return None
-    text = found.line(name)
-    if label == "precision / recall":
-        text += ". " + GLOSSARY["manifold recall"].line("recall")
-    return text
+    return found.line(name)
 
 
 def glossary_text() -> str:

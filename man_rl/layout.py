@@ -11,6 +11,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from man_rl.errors import InvalidValueError
+from man_rl.key_names import display_key
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class Layout:
         col_labels: one label per column (e.g. positions).
         row_title: what the rows mean.
         col_title: what the columns mean.
+        names: ``key -> display name`` for keys whose own text says little (e.g. a RAM
+            key ``3`` is ``"paddle x 3/7"``); :meth:`name` falls back to
+            :func:`~man_rl.key_names.display_key`.
+        captions: label every cell with its key's name (and a cell key's picture) rather
+            than the rows and columns: for plain grids whose rows and columns mean nothing.
 
     Example:
         >>> layout = Layout.from_keys([(1, 1, 0), (2, 1, 0), (1, 1, 1)],
@@ -36,6 +42,8 @@ class Layout:
     col_labels: tuple[str, ...]
     row_title: str = "row"
     col_title: str = "column"
+    names: Mapping[Hashable, str] = field(default_factory=dict)
+    captions: bool = False
     _taken: frozenset[tuple[int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +63,10 @@ class Layout:
     def shape(self) -> tuple[int, int]:
         """``(rows, cols)``."""
         return len(self.row_labels), len(self.col_labels)
+
+    def name(self, key: Hashable) -> str:
+        """How pages and grids name ``key``: its entry in ``names``, else its display name."""
+        return self.names.get(key) or display_key(key)
 
     @property
     def keys(self) -> list[Hashable]:
@@ -95,7 +107,12 @@ def _sorted(values: set) -> list:
 
 
 def flat_layout(keys: Iterable[Hashable], columns: int = 8) -> Layout:
-    """A plain grid of ``keys`` in the given order, ``columns`` per row."""
+    """A plain grid of ``keys`` in the given order, ``columns`` per row, each cell captioned.
+
+    Example:
+        >>> flat_layout(["kitchen", "hall", "x" * 40], columns=2).name("x" * 40)
+        "'xxxxxxxxxxxxxxxxx… #6b7e74"
+    """
     keys = list(keys)
     if columns < 1:
         raise InvalidValueError(f"columns must be >= 1, got {columns}")
@@ -106,6 +123,7 @@ def flat_layout(keys: Iterable[Hashable], columns: int = 8) -> Layout:
         cells=cells,
         row_labels=tuple(str(r) for r in range(rows)),
         col_labels=tuple(str(c) for c in range(cols)),
+        captions=True,
     )
 
 

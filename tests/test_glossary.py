@@ -41,12 +41,17 @@ def test_every_figure_evaluate_prints_has_a_glossary_line():
     assert explain("a figure nobody defined") is None  # the check can fail
 
 
-def test_every_summary_figure_of_the_report_page_has_a_tooltip():
-    from html import escape
+def page_summary_html(recognizes: bool) -> tuple[dict, str]:
+    """The report page's summary table for a stand-in judge report, model and memory."""
     from types import SimpleNamespace
 
-    from man_rl.report.summary import facts_table, judge_facts
+    import numpy as np
 
+    from man_rl.report.summary import facts_table, judge_facts
+    from man_rl.stm.memory import ShortTermMemory
+
+    memory = ShortTermMemory(capacity=2)
+    memory.add("a", np.zeros((4, 4), np.uint8))
     report = SimpleNamespace(
         states=[1],
         ceiling=1.0,
@@ -57,18 +62,43 @@ def test_every_summary_figure_of_the_report_page_has_a_tooltip():
         diversity=0.8,
         precision=1.0,
         recall=0.5,
+        coverage=0.75,
         copies=0.0,
         fid=1.0,
         kid=0.1,
     )
-    model = SimpleNamespace(keys=["a"], training_state=None)
-    facts = judge_facts(report, model)
-    html = facts_table(facts, "recall")
-    figures = [name for name in facts if name not in ("model", "states judged")]
-    for name in figures:
-        pattern = rf'<th class="explained" title="[^"]+">{re.escape(escape(name))}</th>'
-        assert re.search(pattern, html), name
+    model = SimpleNamespace(
+        keys=["a", "b"],
+        key_index={"a": 0, "b": 1},
+        training_state=None,
+        recognizes=recognizes,
+        recognize=lambda frames: ["a"] * len(frames),
+    )
+    facts = judge_facts(report, model, memory)
+    return facts, facts_table(facts, "recall")
+
+
+def test_every_figure_evaluate_prints_has_a_tooltip_on_the_report_page():
+    from html import escape
+
+    facts, html = page_summary_html(recognizes=True)
+    explained = re.findall(r'<th class="explained" title="([^"]+)">([^<]+)</th>', html)
+    tooltips = {explain(name) for _, name in explained}
+    assert all(title == escape(explain(name)) for title, name in explained)
+    for label in printed_labels(summary(REPORT)):
+        assert explain(label) in tooltips, label
     assert "<th>model</th>" in html  # not a figure: no tooltip
+    # the page's own figures: coverage of the memory, recognition of its frames
+    assert facts["coverage"] == 0.5 and facts["recognition"] == 1.0
+    assert facts["manifold coverage"] == 0.75 and facts["manifold recall"] == 0.5
+
+
+def test_a_model_that_does_not_recognise_gets_no_recognition_row():
+    facts, _ = page_summary_html(recognizes=False)
+    assert "recognition" not in facts and "coverage" in facts
+    # the check above can fail: a label the page lacks is missed
+    tooltips = {explain(name) for name in facts}
+    assert explain("recognition") not in tooltips
 
 
 def test_the_glossary_says_which_way_is_better():

@@ -246,3 +246,14 @@ def test_thumbnails_average_blocks_and_keep_small_frames():
     assert small.tolist() == [[[200, 0], [0, 0]]]
     grey = thumbnails(np.full((2, 210, 160, 1), 7, np.uint8), 64)
     assert grey.shape == (2, 53, 40) and (grey == 7).all()
+
+
+def test_a_title_or_key_holding_a_template_marker_is_written_as_it_is(tmp_path):
+    memory = ShortTermMemory(capacity=2)
+    memory.add("@SUMMARY@", np.zeros((4, 4), np.uint8))
+    page = write_report(tmp_path, memory, title="@GRID@ and @DATA@").page
+    text = page.read_text()
+    assert "<title>@GRID@ and @DATA@</title>" in text
+    assert text.count('<script id="report-data"') == 1  # @DATA@ filled once, where it sits
+    assert page_data(page)["states"][0]["k"] == "'@SUMMARY@'"
+    assert text.count('<table class="facts">') == 1  # the summary, once

@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="most training steps of a judge trained here (default: by state count)",
     )
-    parser.add_argument("--env", default=None, help="env id: its layout for the recall grid")
+    parser.add_argument(
+        "--env", default=None, help="env id: its layout for the recall grid and its key names"
+    )
     parser.add_argument("--n", type=positive_int, default=8, help="samples per state (default 8)")
     parser.add_argument(
         "--real", type=positive_int, default=8, help="real screens shown per state (default 8)"

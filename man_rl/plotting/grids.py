@@ -19,9 +19,17 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.key_names import cell_levels, cell_picture
 from man_rl.layout import Layout
 from man_rl.plotting._common import as_frames, check_mapping, harmonise, layout_key
-from man_rl.plotting.table import INTERPOLATION, MIN_FONT, Item, check_count, draw_table
+from man_rl.plotting.table import (
+    INTERPOLATION,
+    MIN_FONT,
+    Caption,
+    Item,
+    check_count,
+    draw_table,
+)
 
 NEVER_SEEN = "never seen"
 NOT_RECALLED = "not recalled"
@@ -104,6 +112,7 @@ def recall_grid(
             items.extend(Item(first + i, 1, f) for i, f in enumerate(stack[:samples]))
         cells[row][col] = tuple(items)
 
+    captions = _captions(layout) if layout.captions else None
     shown = "recalled" if samples == 1 else f"{samples} recalled samples"
     note = f"each cell: real (left) | {shown} (right)" if real is not None else None
     slot_names = ("real", "recalled") if real is not None else None
@@ -111,16 +120,27 @@ def recall_grid(
         cells,
         frame_hw=frames[0].shape[1:3],
         slots=first + samples,
-        row_labels=layout.row_labels,
+        row_labels=("",) * rows if captions else layout.row_labels,
         col_labels=layout.col_labels,
-        row_title=layout.row_title,
-        col_title=layout.col_title,
+        row_title="" if captions else layout.row_title,
+        col_title="" if captions else layout.col_title,
         title=title,
         note=note,
         slot_names=slot_names,
         cell_size=cell_size,
         max_cols=max_cols,
+        captions=captions,
     )
+
+
+def _captions(layout: Layout) -> list[list[Caption | None]]:
+    """Each cell's key name, with a cell key's grey picture (one scale for the whole grid)."""
+    levels = cell_levels(layout.cells)
+    rows, cols = layout.shape
+    out: list[list[Caption | None]] = [[None] * cols for _ in range(rows)]
+    for key, (row, col) in layout.cells.items():
+        out[row][col] = Caption(layout.name(key), cell_picture(key, levels))
+    return out
 
 
 def digit_grid(

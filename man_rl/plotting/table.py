@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,18 @@ class Item:
     hatch: bool = True
 
 
+@dataclass(frozen=True)
+class Caption:
+    """A cell's caption: a text and, optionally, a small grey picture above it."""
+
+    text: str
+    picture: np.ndarray | None = None
+
+
+#: Height in inches of a caption's picture.
+_CAPTION_PICTURE = 0.3
+
+
 def check_count(value: object, what: str) -> int:
     """``value`` as an int, or a clear error unless it is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -68,8 +81,13 @@ def draw_table(
     cell_size: float | None = None,
     max_cols: int | None = None,
     cmap: str = "gray",
+    captions: list[list[Caption | None]] | None = None,
 ) -> Figure:
-    """Place one Axes per cell, in inches, and draw its items."""
+    """Place one Axes per cell, in inches, and draw its items.
+
+    ``captions``: a caption under every cell (its key's name, and a picture of the key such as
+    a cell key's grey cells), for tables whose rows and columns mean nothing.
+    """
     rows, cols = len(cells), len(cells[0])
     height, width = frame_hw
     if max_cols is None:
@@ -90,10 +108,18 @@ def draw_table(
     col_space = 0.16 if slots > 1 else 0.06
     row_space = 0.06
     label_h = font / 72 * 1.9
+    caption_chars = max(6, int(cell_w * 72 / (0.6 * MIN_FONT)))
+    caption_h = 0.0
+    if captions is not None:
+        found = [c for line in captions for c in line if c is not None]
+        lines = max((len(_fill(c.text, caption_chars)) for c in found), default=1)
+        pic_h = _CAPTION_PICTURE if any(c.picture is not None for c in found) else 0.0
+        caption_h = pic_h + 0.04 + lines * MIN_FONT / 72 * 1.3
+        row_space += caption_h
     label_w = max((len(s) for s in row_labels), default=1) * font / 72 * 0.62
     left = 0.15 + (0.3 if row_title else 0.0) + label_w + 0.08
     top = 0.15 + (0.45 if title else 0.0) + (0.25 if note else 0.0) + (0.2 if slot_names else 0)
-    band_h = rows * panel_h + (rows - 1) * row_space
+    band_h = rows * panel_h + (rows - 1) * row_space + caption_h  # the last row's captions
     band_gap = label_h + 0.2
     bottom = label_h + (0.35 if col_title else 0.1)
     grid_w = per_band * cell_w + (per_band - 1) * col_space
@@ -125,8 +151,11 @@ def draw_table(
                     fontsize=font,
                     labelpad=4,
                 )
-            if row == rows - 1:
+            if row == rows - 1 and captions is None:
                 ax.set_xlabel(col_labels[col], fontsize=font, labelpad=2)
+            caption = captions[row][col] if captions is not None else None
+            if caption is not None:
+                _draw_caption(fig, caption, x0 + cell_w / 2, y0 + panel_h, caption_chars)
             if row == 0 and slot_names and cells[row][col] is not None:
                 for k, name in enumerate((slot_names[0], slot_names[1])):
                     start = 0 if k == 0 else 1
@@ -170,6 +199,33 @@ def draw_table(
             fontsize=9.5,
         )
     return fig
+
+
+def _draw_caption(fig: Figure, caption: Caption, x_mid: float, y_top: float, chars: int) -> None:
+    """``caption`` centred under a cell whose bottom edge is ``y_top`` inches from the top."""
+    fig_w, fig_h = fig.get_size_inches()
+    y = y_top + 0.03
+    if caption.picture is not None:
+        ph, pw = caption.picture.shape[:2]
+        w = _CAPTION_PICTURE * pw / ph
+        ax = fig.add_axes(
+            ((x_mid - w / 2) / fig_w, 1 - (y + _CAPTION_PICTURE) / fig_h, w / fig_w,
+             _CAPTION_PICTURE / fig_h),
+            label="caption picture",
+        )  # fmt: skip
+        ax.imshow(caption.picture, cmap="gray", vmin=0, vmax=255, interpolation=INTERPOLATION)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        y += _CAPTION_PICTURE + 0.01
+    fig.text(
+        x_mid / fig_w,
+        1 - y / fig_h,
+        "\n".join(_fill(caption.text, chars)),
+        ha="center",
+        va="top",
+        fontsize=MIN_FONT,
+        color="#333333",
+    )
 
 
 def _draw_item(
@@ -223,6 +279,11 @@ def _draw_item(
     )
 
 
+def _fill(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters (long words broken)."""
+    return textwrap.wrap(text, width) or [""]
+
+
 def _wrap(text: str, width: int) -> list[str]:
     """The words of ``text``, a word longer than ``width`` characters broken with hyphens.
 
@@ -239,4 +300,4 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-__all__ = ["INTERPOLATION", "MIN_FONT", "Item", "check_count", "draw_table"]
+__all__ = ["INTERPOLATION", "MIN_FONT", "Caption", "Item", "check_count", "draw_table"]

@@ -47,6 +47,7 @@ import numpy as np
 
 from man_rl.errors import EmptyMemoryError, InvalidValueError
 from man_rl.io.atomic import write_bytes_atomically
+from man_rl.key_names import cell_levels, cell_picture, display_key
 from man_rl.layout import Layout
 from man_rl.report import content
 from man_rl.report.images import data_uri, evenly, png_bytes, strip, thumbnails
@@ -55,6 +56,7 @@ from man_rl.stm.memory import ShortTermMemory
 
 PAGE_SIZES = (25, 50, 100, 200)
 MAX_GRID_STATES = 400
+KEY_PICTURE_SCALE = 4  # a cell key's picture: each cell 4 x 4 pixels
 ASSETS_PREFIX = "report-files-"
 _ASSETS_RE = re.compile(re.escape(ASSETS_PREFIX) + r"[0-9a-f]{8}")
 FIGURE_LABELS = {
@@ -104,7 +106,7 @@ def grid_layout(keys: list[Hashable], layout: Layout | None) -> Layout | None:
     if layout is not None:
         return layout
     guessed = infer_layout(keys)
-    return guessed if guessed.row_title != "row" else None  # "row": flat_layout's
+    return None if guessed.captions else guessed
 
 
 def _grid_figure(
@@ -152,6 +154,25 @@ class _Pictures:
             return f"{self.folder.name}/{name}"
         with tempfile.TemporaryDirectory() as folder:
             return self.put(name, save_figure(fig, Path(folder) / name, dpi=110).read_bytes())
+
+
+class _KeyNames:
+    """Each card's readable key: a name (``d``) and, for a cell key, its picture (``kp``)."""
+
+    def __init__(self, memory: ShortTermMemory, layout: Layout | None, pictures: _Pictures):
+        settings = memory.key_settings or {}
+        levels = settings.get("levels") if settings.get("kind") == "cells" else None
+        self.levels = levels if isinstance(levels, int) else cell_levels(memory.keys)
+        self.layout, self.pictures = layout, pictures
+
+    def of(self, i: int, key: Hashable) -> dict[str, Any]:
+        known = self.layout is not None and key in self.layout.cells
+        out: dict[str, Any] = {"d": self.layout.name(key) if known else display_key(key)}
+        picture = cell_picture(key, self.levels)
+        if picture is not None:
+            big = np.repeat(np.repeat(picture, KEY_PICTURE_SCALE, 0), KEY_PICTURE_SCALE, 1)
+            out["kp"] = self.pictures.put(f"{i}k.png", png_bytes(big))
+        return out
 
 
 def _state_pictures(
@@ -235,6 +256,7 @@ def write_report(
         )
     entries = content.state_entries(memory, report)
     pictures = _Pictures(out, embed)
+    names = _KeyNames(memory, layout, pictures)
     states = []
     for i, entry in enumerate(entries):
         frames = recalled.get(entry.key) if recalled is not None else None
@@ -245,6 +267,7 @@ def write_report(
                 "n": entry.frames,
                 "s": entry.seen,
                 "f": entry.figures,
+                **names.of(i, entry.key),
                 **_state_pictures(pictures, i, memory.queue(entry.key), frames, real, thumb),
             }
         )
@@ -326,23 +349,36 @@ def _page(
         "page_size": page_size,
         "figure_labels": FIGURE_LABELS,
     }
-    replacements = {
-        "@CSS@": _static("report.css"),
-        "@JS@": _static("report.js"),
-        "@TITLE@": html.escape(title),
-        "@SUBTITLE@": html.escape(subtitle),
-        "@VERSION@": html.escape(__version__),
-        "@EXAMPLE@": html.escape(states[0]["k"]),
-        "@SUMMARY@": summary,
-        "@GRID@": grid_html,
-        "@DATA@": _json_for_script(data),
-    }
-    text = _static("report.html")
-    for marker in ("@CSS@", "@JS@", "@TITLE@", "@SUBTITLE@", "@VERSION@", "@EXAMPLE@"):
-        text = text.replace(marker, replacements[marker])
-    # the generated parts last, so that nothing in them is read as a marker
-    text = text.replace("@SUMMARY@", replacements["@SUMMARY@"]).replace("@GRID@", grid_html)
-    return text.replace("@DATA@", replacements["@DATA@"])
+    return fill_template(
+        _static("report.html"),
+        {
+            "CSS": _static("report.css"),
+            "JS": _static("report.js"),
+            "TITLE": html.escape(title),
+            "SUBTITLE": html.escape(subtitle),
+            "VERSION": html.escape(__version__),
+            "EXAMPLE": html.escape(states[0]["d"]),
+            "SUMMARY": summary,
+            "GRID": grid_html,
+            "DATA": _json_for_script(data),
+        },
+    )
+
+
+_MARKER = re.compile(r"@([A-Z]+)@")
+
+
+def fill_template(template: str, values: dict[str, str]) -> str:
+    """``template`` with each ``@NAME@`` replaced by ``values["NAME"]``, in one pass.
+
+    What is put in is never read again, so a title or key that contains a marker stays as
+    written. A marker without a value is a bug in the page: ``KeyError``.
+
+    Example:
+        >>> fill_template("<h1>@TITLE@</h1>@DATA@", {"TITLE": "@DATA@", "DATA": "{}"})
+        '<h1>@DATA@</h1>{}'
+    """
+    return _MARKER.sub(lambda match: values[match.group(1)], template)
 
 
 def _remove_old_assets(out: Path, keep: Path | None) -> None:
@@ -351,4 +387,11 @@ def _remove_old_assets(out: Path, keep: Path | None) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["FIGURE_LABELS", "PAGE_SIZES", "ReportResult", "grid_layout", "write_report"]
+__all__ = [
+    "FIGURE_LABELS",
+    "PAGE_SIZES",
+    "ReportResult",
+    "fill_template",
+    "grid_layout",
+    "write_report",
+]

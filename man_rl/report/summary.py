@@ -65,8 +65,13 @@ def summary_facts(memory: ShortTermMemory, source: Any | None = None) -> dict[st
     return facts
 
 
-def judge_facts(report: Any, model: Any) -> dict[str, Any]:
-    """The model's and the judge's aggregate figures for the page's summary."""
+def judge_facts(report: Any, model: Any, memory: ShortTermMemory | None = None) -> dict[str, Any]:
+    """The model's and the judge's aggregate figures for the page's summary.
+
+    With ``memory`` (the page's), also the model's coverage of it and, for a model that
+    recognises states, its recognition of the memory's real frames: every figure
+    ``man-rl evaluate`` prints.
+    """
     training = getattr(model, "training_state", None)
     facts: dict[str, Any] = {
         "model": f"{type(model).__name__}, {len(model.keys)} states"
@@ -78,7 +83,9 @@ def judge_facts(report: Any, model: Any) -> dict[str, Any]:
         "fidelity": report.fidelity,
         "mean-frame fidelity (blur baseline)": report.mean_frame_fidelity,
         "diversity": report.diversity,
-        "precision / recall": f"{report.precision:.3f} / {report.recall:.3f}",
+        "precision": report.precision,
+        "manifold recall": report.recall,
+        "manifold coverage": report.coverage,
         "copies": report.copies,
         "FID / KID": (
             "-"
@@ -88,6 +95,12 @@ def judge_facts(report: Any, model: Any) -> dict[str, Any]:
             else f"{report.fid:.3g}"
         ),
     }
+    if memory is not None:
+        from man_rl.evaluation.metrics import coverage, recognition_accuracy
+
+        facts["coverage"] = coverage(memory, model.keys)
+        if getattr(model, "recognizes", False):
+            facts["recognition"] = recognition_accuracy(model, memory).accuracy
     return facts
 
 
@@ -162,7 +175,7 @@ def summary_html(memory: ShortTermMemory, model: Any, report: Any, source: Any) 
     counts = np.array(list(memory.counts().values()), dtype=np.int64)
     parts = [facts_table(summary_facts(memory, source), "memory")]
     if report is not None:
-        parts.append(facts_table(judge_facts(report, model), "recall"))
+        parts.append(facts_table(judge_facts(report, model, memory), "recall"))
     parts.append(
         "<figure>" + histogram_svg(histogram(counts)) + "<figcaption>frames held per state "
         "(hover a bar for its count)</figcaption></figure>"

@@ -58,8 +58,16 @@
     article.className = "state";
     article.dataset.key = state.k;
     const title = document.createElement("h3");
+    if (state.kp) {
+      const picture = document.createElement("img");
+      picture.className = "key-picture";
+      picture.src = state.kp;
+      picture.alt = "cells of key " + state.d;
+      title.append(picture);
+    }
     const code = document.createElement("code");
-    code.textContent = state.k;
+    code.textContent = state.d;
+    if (state.d !== state.k) code.title = state.k;
     title.append(code, badge(state.f));
     const counts = document.createElement("p");
     counts.className = "counts";
@@ -98,8 +106,9 @@
     const query = search.value.trim().toLowerCase();
     let states = sorted(all);
     if (query) {
-      const exact = states.filter((s) => s.k.toLowerCase() === query);
-      const partial = states.filter((s) => s.k.toLowerCase() !== query && s.k.toLowerCase().includes(query));
+      const named = (s) => [s.k.toLowerCase(), s.d.toLowerCase()];
+      const exact = states.filter((s) => named(s).includes(query));
+      const partial = states.filter((s) => !named(s).includes(query) && named(s).some((n) => n.includes(query)));
       states = exact.concat(partial);
     }
     shown = states;
