@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -124,8 +125,7 @@ def test_root_reduction_mean_is_the_sum_over_root_dim(cls):
 
 
 def switches_of(cls) -> set[str]:
-    params = list(inspect.signature(cls.__init__).parameters)[3:]  # self, keys, frame_shape
-    return set(params) - set(SIZES)
+    return set(cls.config_class.settings()) - set(SIZES)
 
 
 @pytest.mark.parametrize("cls", [TypeA, TypeB])
@@ -139,12 +139,22 @@ def test_every_preset_names_every_switch(cls):
 @pytest.mark.parametrize("cls", [TypeA, TypeB])
 def test_recommended_is_the_constructor_default(cls):
     # when a default changes, the "recommended" preset (presets.py) must say so too
-    defaults = {
-        name: p.default
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if name in switches_of(cls)
-    }
+    defaults = {f.name: f.default for f in fields(cls.config_class) if f.name in switches_of(cls)}
     assert preset(cls.kind, "recommended") == defaults
+
+
+@pytest.mark.parametrize("cls", [TypeA, TypeB])
+def test_each_setting_is_written_once_in_its_config(cls):
+    # the constructor takes the config and overrides of its fields, and names no setting
+    params = list(inspect.signature(cls.__init__).parameters)
+    assert params == ["self", "keys", "frame_shape", "config", "overrides"]
+    assert "lam" in TypeB.config_class.settings() and "lam" not in TypeA.config_class.settings()
+    model = cls(["a", "b"], (8, 8), seed=0, hidden_dim=16)
+    assert model.config.hidden_dim == 16 and model.config.seed == 0
+    again = cls(["a", "b"], (8, 8), model.config, root_dim=8)
+    assert again.config.hidden_dim == 16 and again.config.root_dim == 8
+    with pytest.raises(InvalidValueError, match="not settings of"):
+        cls(["a", "b"], (8, 8), hiden_dim=16)  # a typo is refused, naming the settings
 
 
 def test_departures_are_what_the_paper_lacks():

@@ -14,12 +14,14 @@ Example:
 
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.checkpoint import load_model, save_model
+from man_rl.ltm.config import ModelConfig
 from man_rl.ltm.stopping import Stopped, StoppingRule, Verdict, fit_until
 from man_rl.ltm.type_a import TypeA, TypeAConfig
 from man_rl.ltm.type_b import TypeB, TypeBConfig
 
 __all__ = [
     "LongTermMemory",
+    "ModelConfig",
     "Stopped",
     "StoppingRule",
     "TypeA",

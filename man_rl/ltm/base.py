@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from torch import nn
 from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError
 from man_rl.ltm import checkpoint, growth, presets
 from man_rl.ltm.common import KeyIndex, check_positive_int, recall_generator
+from man_rl.ltm.config import ModelConfig
 from man_rl.ltm.losses import LossTerms
 from man_rl.ltm.networks import tensor_to_frames
 from man_rl.ltm.stopping import StoppingRule, fit_until
@@ -55,21 +55,21 @@ def mean_frame(memory: ShortTermMemory) -> np.ndarray:
 class LongTermMemory(nn.Module):
     """A model that learns the screens of a short-term memory's states and recalls them.
 
-    Subclasses set ``kind`` (the model type written to checkpoints), build their networks
-    in ``__init__(keys, frame_shape, **config)`` (setting :attr:`key_index` and
-    :attr:`config`, a frozen dataclass with ``frame_shape``), and define
+    Subclasses set ``kind`` (the model type written to checkpoints) and ``config_class``
+    (their :class:`~man_rl.ltm.config.ModelConfig`), build their networks in
+    ``__init__(keys, frame_shape, config=None, **overrides)`` (setting :attr:`key_index` and
+    :attr:`config`), and define
     ``loss(frames, labels, generator) -> LossTerms`` and
     ``generate(labels, generator) -> images`` (float ``[B, C, H, W]`` in ``[0, 1]``).
     """
 
     kind: ClassVar[str]
+    #: The type's settings: one frozen dataclass, each field declared once.
+    config_class: ClassVar[type[ModelConfig]]
     #: Whether :meth:`recognize` tells a screen's state (Type B's does; Type A's says it cannot).
     recognizes: ClassVar[bool] = False
-    #: Settings added after a checkpoint format was fixed, with the values models of older
-    #: files had: a file that lacks one loads with that value, so it rebuilds the same model.
-    legacy_config: ClassVar[dict[str, Any]] = {}
     key_index: KeyIndex
-    config: Any
+    config: ModelConfig
     #: The order keys were added, once the model has grown (:mod:`man_rl.ltm.growth`).
     growth_log: growth.GrowthLog | None = None
 
@@ -130,7 +130,7 @@ class LongTermMemory(nn.Module):
             (False, 1.0)
         """
         options = presets.preset(cls.kind, name)
-        settings = [p for p in inspect.signature(cls.__init__).parameters if p != "self"][2:]
+        settings = cls.config_class.settings()
         from_memory = isinstance(memory, ShortTermMemory)
         allowed = {*settings, "keys"} if from_memory else set(settings)
         unknown = sorted(set(overrides) - allowed)

@@ -141,7 +141,7 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
         )
     try:
         # settings added since a file was written take the values that file's model had
-        config = {**getattr(cls, "legacy_config", {}), **meta["config"]}
+        config = {**cls.config_class.legacy, **meta["config"]}
         keys = [decode_key(value) for value in meta["keys"]]
         frame_shape = config.pop("frame_shape")
         stored = {

@@ -23,11 +23,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
-
-from man_rl.ltm.common import check_choice, check_count, check_non_negative
 
 
 class LossTerms(NamedTuple):
@@ -51,6 +49,26 @@ class LossTerms(NamedTuple):
     association: torch.Tensor
     recognition: torch.Tensor
     recall: torch.Tensor
+
+    @classmethod
+    def of(cls, **terms: torch.Tensor) -> LossTerms:
+        """The terms a model computes, by name (any other term is 0), and their sum.
+
+        A type names only its own terms, so adding a term to one type (a field here and
+        the code that computes it) leaves the other type as it is.
+
+        Example:
+            >>> terms = LossTerms.of(reconstruction=torch.tensor(2.0), kl=torch.tensor(0.5))
+            >>> float(terms.loss), float(terms.recall)
+            (2.5, 0.0)
+        """
+        names = cls._fields[1:]
+        unknown = sorted(set(terms) - set(names))
+        if unknown or not terms:
+            raise ValueError(f"loss terms must be some of {names}, got {sorted(terms)}")
+        zero = next(iter(terms.values())).new_zeros(())
+        values = [terms.get(name, zero) for name in names]
+        return cls(sum(values[1:], values[0]), *values)
 
 
 def reconstruction_loss(
@@ -96,19 +114,6 @@ DEFAULT_HARD_PIXELS = 64
 LEGACY_HARD_PIXELS = {"hard_pixels": 0, "hard_pixel_weight": 10.0}
 
 
-def hard_pixel_form(hard_pixels: int, hard_pixel_weight: float) -> dict[str, int | float]:
-    """The hard-pixel options of :func:`reconstruction_loss`, checked (config keywords).
-
-    Example:
-        >>> hard_pixel_form(64, 10)
-        {'hard_pixels': 64, 'hard_pixel_weight': 10.0}
-    """
-    return {
-        "hard_pixels": check_count("hard_pixels", hard_pixels),
-        "hard_pixel_weight": check_non_negative("hard_pixel_weight", hard_pixel_weight),
-    }
-
-
 def gaussian_kl(
     mu: torch.Tensor,
     log_var: torch.Tensor,
@@ -134,23 +139,8 @@ ROOT_REDUCTIONS = ("sum", "mean")
 REPARAMETERIZATIONS = ("std", "variance")
 
 #: What ``root_reduction`` and ``reparameterization`` were in models of files older than the
-#: two options (what ``legacy_config`` of both types holds).
+#: two options (what ``ModelConfig.legacy`` holds).
 LEGACY_FORM = {"root_reduction": "sum", "reparameterization": "std"}
-
-
-def loss_form(root_reduction: str, reparameterization: str) -> dict[str, str]:
-    """The two options of the loss's form, checked (config keywords of both types).
-
-    Example:
-        >>> loss_form("mean", "variance")
-        {'root_reduction': 'mean', 'reparameterization': 'variance'}
-    """
-    return {
-        "root_reduction": check_choice("root_reduction", root_reduction, ROOT_REDUCTIONS),
-        "reparameterization": check_choice(
-            "reparameterization", reparameterization, REPARAMETERIZATIONS
-        ),
-    }
 
 
 def root_loss(
@@ -210,6 +200,22 @@ def association_loss(
     return weight * reconstruction_loss(logits, frames, hard_pixels, hard_pixel_weight)
 
 
+def autoencoder_terms(out: Any, frames: torch.Tensor, config: Any) -> dict[str, torch.Tensor]:
+    """The terms both types compute alike, by name: ``reconstruction``, ``root``, ``association``.
+
+    ``out``: the model's forward output (``logits``, ``root``, ``root_hat``,
+    ``association_logits``); ``config``: its config (the terms' weights and forms).
+    """
+    hard = (config.hard_pixels, config.hard_pixel_weight)
+    return {
+        "reconstruction": reconstruction_loss(out.logits, frames, *hard),
+        "root": root_loss(out.root, out.root_hat, config.lambda_root, config.root_reduction),
+        "association": association_loss(
+            out.association_logits, frames, config.lambda_association, *hard
+        ),
+    }
+
+
 def frozen(module: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
     """``module(*inputs)`` with its weights held fixed: gradients reach the inputs only."""
     weights = {name: value.detach() for name, value in module.named_parameters()}
@@ -252,11 +258,10 @@ __all__ = [
     "ROOT_REDUCTIONS",
     "LossTerms",
     "association_loss",
+    "autoencoder_terms",
     "decode_all",
     "frozen",
     "gaussian_kl",
-    "hard_pixel_form",
-    "loss_form",
     "recall_loss",
     "reconstruction_loss",
     "reparameterize",

@@ -28,108 +28,65 @@ import torch
 from torch.nn import functional as F
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
-from man_rl.ltm.bank import DEFAULT_CODE_BANK, CodeBank
+from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
     ModelOutput,
     check_choice,
-    check_count,
-    check_non_negative,
-    check_positive_int,
-    check_seed,
-    fresh_seed,
     make_generator,
     update_prototypes,
 )
+from man_rl.ltm.config import ModelConfig
 from man_rl.ltm.losses import (
-    DEFAULT_HARD_PIXELS,
-    LEGACY_FORM,
-    LEGACY_HARD_PIXELS,
     LossTerms,
-    association_loss,
+    autoencoder_terms,
     decode_all,
     frozen,
     gaussian_kl,
-    hard_pixel_form,
-    loss_form,
     recall_loss,
-    reconstruction_loss,
     reparameterize,
-    root_loss,
 )
-from man_rl.ltm.networks import LEGACY_STEM, ConvPlan, Decoder, Encoder, init_weights, mlp
+from man_rl.ltm.networks import Decoder, Encoder, init_weights, mlp
+
+CONDITIONS = ("one_hot", "prototype")
+CONDITION_SCALES = ("sqrt_latent", "unit")
 
 
 @dataclass(frozen=True)
-class TypeAConfig:
+class TypeAConfig(ModelConfig):
     """Everything that defines a Type A model besides its keys (saved in checkpoints).
 
+    The fields of :class:`ModelConfig`, with ``lambda_recognition`` the weight of a linear
+    state head on ``h`` trained on real screens, and:
+
     Args:
-        frame_shape: ``(H, W)`` or ``(H, W, C)`` of the frames.
-        root_dim: size of the root vector ``h``.
-        latent_dim: size of ``z``.
-        hidden_dim: width of the long-term encoder and decoder.
-        channels: conv channels per layer (``None``: sized from the frame).
-        stem: the first conv layer's stride, 2 or 4 (``None``: 4 on frames of
-            :data:`~man_rl.ltm.networks.LARGE_FRAME` pixels or more; see
-            :class:`~man_rl.ltm.networks.ConvPlan`).
-        lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
-        lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
-        kl_weight: weight of the KL term (1 is the plain VAE).
         condition: ``"one_hot"`` (the paper's ``c_i``, a one-hot of the state) or
             ``"prototype"``: ``c_i`` is the state's prototype root vector, a running mean of
             ``E(x)`` over its frames (updated by every training batch, no gradient), so the
             networks learn to decode root vectors, a skill every state's frames train,
             instead of one weight column per state.
-        prototype_rate: how far a batch moves a prototype toward its frames' mean encoding.
-        lambda_recognition: weight of the state head's cross-entropy on real screens: a
-            linear head on ``h`` that learns to tell the states apart (0 turns it off).
-        lambda_recall: weight of the recall term, the state head's cross-entropy on screens
-            drawn from the prior (``z ~ N(0, I)``) of the batch's states, the head held fixed
-            (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
         condition_scale: ``"sqrt_latent"``: the one-hot ``c_i`` times ``sqrt(latent_dim)``
-            (:meth:`TypeA.condition`); ``"unit"``: the plain one-hot of eq. 3 and 5.
-        root_reduction: ``"sum"`` of ``(h - h_hat)**2`` over the root vector, or ``"mean"``
-            (eq. 9's MSE; see :func:`~man_rl.ltm.losses.root_loss`).
-        reparameterization: ``"std"`` (``mu + std * eps``) or ``"variance"`` (eq. 4 as
-            printed, ``mu + std**2 * eps``; see :func:`~man_rl.ltm.losses.reparameterize`).
-        code_bank: posterior codes kept per state for recall (0: recall draws ``z`` from
-            the prior, as the paper; ``n > 0``, default :data:`~man_rl.ltm.bank.
-            DEFAULT_CODE_BANK`: from the ``mu`` of the state's last ``n`` training screens,
-            :class:`~man_rl.ltm.bank.CodeBank`; a state with none yet draws from the prior).
-        hard_pixels: each frame's this many largest squared pixel errors weigh
-            ``1 + hard_pixel_weight`` times in both reconstruction terms (0: off, as the
-            paper; :func:`~man_rl.ltm.losses.reconstruction_loss`): for states that differ
-            in a small sprite (MiniGrid's agent at 128x128).
-        hard_pixel_weight: the extra weight of those errors.
-        seed: seed of the initial weights.
+            (:meth:`~man_rl.ltm.type_a.TypeA.condition`); ``"unit"``: the plain one-hot of
+            eq. 3 and 5.
     """
 
-    frame_shape: tuple[int, ...]
-    root_dim: int = 64
-    latent_dim: int = 16
-    hidden_dim: int = 128
-    channels: tuple[int, ...] | None = None
-    stem: int | None = None
-    lambda_root: float = 1.0
-    lambda_association: float = 1.0
-    kl_weight: float = 1.0
     condition: str = "one_hot"
-    prototype_rate: float = 0.3
-    lambda_recognition: float = 0.0
-    lambda_recall: float = 0.0
     condition_scale: str = "sqrt_latent"
-    root_reduction: str = "sum"
-    reparameterization: str = "std"
-    code_bank: int = DEFAULT_CODE_BANK
-    hard_pixels: int = DEFAULT_HARD_PIXELS
-    hard_pixel_weight: float = 10.0
-    seed: int = 0
 
+    legacy: ClassVar[dict[str, Any]] = {
+        **ModelConfig.legacy,
+        "condition": "one_hot",
+        "lambda_recognition": 0.0,
+        "condition_scale": "sqrt_latent",
+    }
 
-CONDITIONS = ("one_hot", "prototype")
-CONDITION_SCALES = ("sqrt_latent", "unit")
+    def __post_init__(self) -> None:
+        if self.latent_dim is None:
+            raise InvalidValueError("Type A's latent_dim must be an int >= 1, got None")
+        super().__post_init__()
+        check_choice("condition", self.condition, CONDITIONS)
+        check_choice("condition_scale", self.condition_scale, CONDITION_SCALES)
 
 
 TypeAOutput = ModelOutput  # what forward returns
@@ -145,10 +102,10 @@ class TypeA(LongTermMemory):
     Args:
         keys: the state keys (their order gives the class indices).
         frame_shape: ``(H, W)`` or ``(H, W, C)``.
-        root_dim, latent_dim, hidden_dim, channels, lambda_root, lambda_association,
-            kl_weight and the other switches: see :class:`TypeAConfig`; :meth:`paper` and
-            :meth:`preset` name them all.
-        seed: seed of the initial weights (``None``: fresh entropy, recorded in ``config``).
+        config: the settings (:class:`~man_rl.ltm.config.TypeAConfig`; default: its
+            defaults); :meth:`paper` and :meth:`preset` name every switch.
+        overrides: any config field, e.g. ``latent_dim=8`` or ``seed=0`` (``seed=None``, the
+            default: fresh entropy, recorded in ``config``).
 
     Example:
         >>> import numpy as np
@@ -165,67 +122,19 @@ class TypeA(LongTermMemory):
     """
 
     kind = "A"
-    legacy_config: ClassVar[dict[str, Any]] = {
-        "condition": "one_hot",
-        "lambda_recognition": 0.0,
-        "lambda_recall": 0.0,
-        "condition_scale": "sqrt_latent",
-        "code_bank": 0,
-        **LEGACY_FORM,
-        **LEGACY_HARD_PIXELS,
-        **LEGACY_STEM,
-    }
+    config_class = TypeAConfig
 
     def __init__(
         self,
         keys: Iterable[Hashable],
         frame_shape: Sequence[int],
-        *,
-        root_dim: int = 64,
-        latent_dim: int = 16,
-        hidden_dim: int = 128,
-        channels: Sequence[int] | None = None,
-        stem: int | None = None,
-        lambda_root: float = 1.0,
-        lambda_association: float = 1.0,
-        kl_weight: float = 1.0,
-        condition: str = "one_hot",
-        prototype_rate: float = 0.3,
-        lambda_recognition: float = 0.0,
-        lambda_recall: float = 0.0,
-        condition_scale: str = "sqrt_latent",
-        root_reduction: str = "sum",
-        reparameterization: str = "std",
-        code_bank: int = DEFAULT_CODE_BANK,
-        hard_pixels: int = DEFAULT_HARD_PIXELS,
-        hard_pixel_weight: float = 10.0,
-        seed: int | None = None,
+        config: TypeAConfig | None = None,
+        **overrides: Any,
     ) -> None:
         super().__init__()
         self.key_index = KeyIndex(keys)
-        plan = ConvPlan.for_frame(frame_shape, channels, stem)
-        if condition not in CONDITIONS:
-            raise InvalidValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
-        self.config = TypeAConfig(
-            frame_shape=plan.frame_shape,
-            root_dim=check_positive_int("root_dim", root_dim),
-            latent_dim=check_positive_int("latent_dim", latent_dim),
-            hidden_dim=check_positive_int("hidden_dim", hidden_dim),
-            channels=plan.channels,
-            stem=plan.stem,
-            lambda_root=check_non_negative("lambda_root", lambda_root),
-            lambda_association=check_non_negative("lambda_association", lambda_association),
-            kl_weight=check_non_negative("kl_weight", kl_weight),
-            condition=condition,
-            prototype_rate=check_non_negative("prototype_rate", prototype_rate),
-            lambda_recognition=check_non_negative("lambda_recognition", lambda_recognition),
-            lambda_recall=check_non_negative("lambda_recall", lambda_recall),
-            condition_scale=check_choice("condition_scale", condition_scale, CONDITION_SCALES),
-            **loss_form(root_reduction, reparameterization),
-            code_bank=check_count("code_bank", code_bank),
-            **hard_pixel_form(hard_pixels, hard_pixel_weight),
-            seed=fresh_seed() if seed is None else check_seed(seed),
-        )
+        self.config = TypeAConfig.build(frame_shape, config, **overrides)
+        plan = self.config.plan
         num_keys = len(self.key_index)
         cfg = self.config
         width = num_keys if cfg.condition == "one_hot" else cfg.root_dim
@@ -291,24 +200,16 @@ class TypeA(LongTermMemory):
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         if self.bank is not None and self.training:
             self.bank.write(labels, out.mu.detach())
-        hard = (self.config.hard_pixels, self.config.hard_pixel_weight)
-        reconstruction = reconstruction_loss(out.logits, frames, *hard)
-        kl = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
-        root = root_loss(
-            out.root, out.root_hat, self.config.lambda_root, self.config.root_reduction
-        )
-        association = association_loss(
-            out.association_logits, frames, self.config.lambda_association, *hard
-        )
-        recognition = recall = out.root.new_zeros(())
+        terms = autoencoder_terms(out, frames, self.config)
+        terms["kl"] = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
         if self.config.lambda_recognition > 0:
             logits = self.state_head(out.root)
-            recognition = self.config.lambda_recognition * F.cross_entropy(logits, labels)
+            terms["recognition"] = self.config.lambda_recognition * F.cross_entropy(logits, labels)
         if out.recalled_logits is not None:
             seen = frozen(self.encoder, torch.sigmoid(out.recalled_logits))
-            recall = recall_loss(frozen(self.state_head, seen), labels, self.config.lambda_recall)
-        total = reconstruction + kl + root + association + recognition + recall
-        return LossTerms(total, reconstruction, kl, root, association, recognition, recall)
+            recalled = frozen(self.state_head, seen)
+            terms["recall"] = recall_loss(recalled, labels, self.config.lambda_recall)
+        return LossTerms.of(**terms)
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ N(0, I).

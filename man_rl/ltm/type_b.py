@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,51 +47,106 @@ from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
 from man_rl.ltm import recognition
-from man_rl.ltm.bank import DEFAULT_CODE_BANK, CodeBank
+from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.common import (
     KeyIndex,
     ModelOutput,
-    check_count,
     check_non_negative,
-    check_positive_int,
-    check_seed,
-    fresh_seed,
     make_generator,
     update_prototypes,
 )
+from man_rl.ltm.config import ModelConfig
 from man_rl.ltm.growth import prior_noise, readout_scale
 from man_rl.ltm.losses import (
-    DEFAULT_HARD_PIXELS,
-    LEGACY_FORM,
-    LEGACY_HARD_PIXELS,
     LossTerms,
-    association_loss,
+    autoencoder_terms,
     decode_all,
     frozen,
     gaussian_kl,
-    hard_pixel_form,
-    loss_form,
     recall_loss,
-    reconstruction_loss,
     reparameterize,
-    root_loss,
 )
 from man_rl.ltm.networks import (
-    LEGACY_STEM,
-    ConvPlan,
     Decoder,
     Encoder,
     init_weights,
     mlp,
 )
 from man_rl.ltm.recognition import DEFAULT_RADIUS
-from man_rl.ltm.type_b_config import (
-    DEFAULT_CLASS_KL_WEIGHT,
-    DEFAULT_LAM,
-    DEFAULT_PADDING,
-    TypeBConfig,
-)
+
+#: Latent dimensions added after the one-hot part by default (the paper's zero padding).
+DEFAULT_PADDING = 16
+#: The paper's lambda: two unit-variance priors 6 apart meet at 3 sigma.
+DEFAULT_LAM = 6.0
+#: Weight of the KL over the latent's one-hot part (see :mod:`man_rl.ltm.type_b`).
+DEFAULT_CLASS_KL_WEIGHT = 1.0
+
+
+@dataclass(frozen=True)
+class TypeBConfig(ModelConfig):
+    """Everything that defines a Type B model besides its keys (saved in checkpoints).
+
+    The fields of :class:`ModelConfig`, with ``latent_dim`` ``None`` by default (the model
+    makes it ``len(keys) + 16``; it must be >= ``len(keys)``), ``lambda_recognition`` 1 (the
+    weight of ``-log p(state | mu)``) and ``kl_weight`` over the zero padding only, and:
+
+    Args:
+        class_kl_weight: weight of the KL over the one-hot part (1; 10: see
+            :mod:`man_rl.ltm.type_b`).
+        lam: distance of each prior mean from the origin (the paper's lambda; below 6 the
+            priors overlap within 3 sigma: a warning).
+        state_readout: the long-term decoder reads ``z``'s one-hot part as the state posterior
+            ``softmax(lam z[:K])`` (see :meth:`~man_rl.ltm.type_b.TypeB.decode_root`).
+        state_from_prior: in training, decode the one-hot part of ``z`` drawn from the true
+            state's prior (as recall does), not from the encoder's posterior; the posterior
+            still gives the zero padding, and the KL and recognition terms still train the
+            encoder's one-hot part (see :mod:`man_rl.ltm.type_b`).
+        simplex_mean: the encoder's one-hot mean is ``lam * softmax`` of its output (``None``:
+            the model turns it on when states outnumber ``hidden_dim``).
+        prototype_readout: the long-term decoder reads, instead of the K-wide state part
+            of ``z``, the posterior-weighted mean of the states' prototype root vectors
+            (running means of ``E(x)``, no gradient), so its first layer is as wide as the
+            root vector whatever the number of states.
+
+    Example:
+        >>> TypeBConfig(frame_shape=(8, 8), latent_dim=18).lam
+        6.0
+    """
+
+    latent_dim: int | None = None
+    lambda_recognition: float = 1.0
+    class_kl_weight: float = DEFAULT_CLASS_KL_WEIGHT
+    lam: float = DEFAULT_LAM
+    state_readout: bool = True
+    state_from_prior: bool = True
+    simplex_mean: bool | None = None
+    prototype_readout: bool = False
+
+    legacy: ClassVar[dict[str, Any]] = {
+        **ModelConfig.legacy,
+        "prototype_readout": False,
+        "simplex_mean": False,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._set("class_kl_weight", check_non_negative("class_kl_weight", self.class_kl_weight))
+        self._set("lam", check_non_negative("lam", self.lam))
+        if self.lam == 0:
+            raise InvalidValueError("lam must be > 0, got 0: every state would share one prior")
+        if self.lam < DEFAULT_LAM:
+            warnings.warn(
+                f"lam={self.lam} < {DEFAULT_LAM}: the states' priors overlap within 3 sigma, "
+                "so recall can mix states and recognition is less certain",
+                UserWarning,
+                stacklevel=4,
+            )
+        for name in ("state_readout", "state_from_prior", "prototype_readout"):
+            self._set_flag(name)
+        if self.simplex_mean is not None:
+            self._set_flag("simplex_mean")
+
 
 TypeBOutput = ModelOutput  # what forward returns
 
@@ -105,13 +161,12 @@ class TypeB(LongTermMemory):
     Args:
         keys: the state keys (at least two; their order gives the class indices).
         frame_shape: ``(H, W)`` or ``(H, W, C)``.
-        latent_dim: size of ``z``; ``None`` gives ``len(keys) + 16``. Must be >= ``len(keys)``.
-        lam: prior means' distance from the origin (default 6, the paper's 3-sigma argument;
-            smaller values warn, as the priors then overlap).
-        root_dim, hidden_dim, channels, lambda_root, lambda_association, lambda_recognition,
-            kl_weight, class_kl_weight, state_readout and the other switches: see
-            :class:`TypeBConfig`; :meth:`paper` and :meth:`preset` name them all.
-        seed: seed of the initial weights (``None``: fresh entropy, recorded in ``config``).
+        config: the settings (:class:`~man_rl.ltm.config.TypeBConfig`; default: its
+            defaults); :meth:`paper` and :meth:`preset` name every switch.
+        overrides: any config field, e.g. ``latent_dim=40`` (``None``, the default:
+            ``len(keys) + 16``; it must be >= ``len(keys)``), ``lam`` (the prior means'
+            distance from the origin, 6 by default) or ``seed=0`` (``None``: fresh entropy,
+            recorded in ``config``).
 
     Example:
         >>> import numpy as np
@@ -128,45 +183,15 @@ class TypeB(LongTermMemory):
     """
 
     kind = "B"
+    config_class = TypeBConfig
     recognizes = True
-    legacy_config: ClassVar[dict[str, Any]] = {
-        "prototype_readout": False,
-        "lambda_recall": 0.0,
-        "code_bank": 0,
-        "simplex_mean": False,
-        **LEGACY_FORM,
-        **LEGACY_HARD_PIXELS,
-        **LEGACY_STEM,
-    }
 
     def __init__(
         self,
         keys: Iterable[Hashable],
         frame_shape: Sequence[int],
-        *,
-        latent_dim: int | None = None,
-        root_dim: int = 64,
-        hidden_dim: int = 128,
-        channels: Sequence[int] | None = None,
-        stem: int | None = None,
-        lambda_root: float = 1.0,
-        lambda_association: float = 1.0,
-        lambda_recognition: float = 1.0,
-        kl_weight: float = 1.0,
-        class_kl_weight: float = DEFAULT_CLASS_KL_WEIGHT,
-        lam: float = DEFAULT_LAM,
-        state_readout: bool = True,
-        state_from_prior: bool = True,
-        simplex_mean: bool | None = None,
-        prototype_readout: bool = False,
-        prototype_rate: float = 0.3,
-        lambda_recall: float = 0.0,
-        root_reduction: str = "sum",
-        reparameterization: str = "std",
-        code_bank: int = DEFAULT_CODE_BANK,
-        hard_pixels: int = DEFAULT_HARD_PIXELS,
-        hard_pixel_weight: float = 10.0,
-        seed: int | None = None,
+        config: TypeBConfig | None = None,
+        **overrides: Any,
     ) -> None:
         super().__init__()
         self.key_index = KeyIndex(keys)
@@ -176,50 +201,17 @@ class TypeB(LongTermMemory):
                 f"Type B needs at least two states to tell apart, got {num_keys} "
                 f"({self.key_index.keys!r}); collect more states or use TypeA"
             )
-        if latent_dim is None:
-            latent_dim = num_keys + DEFAULT_PADDING
-        latent_dim = check_positive_int("latent_dim", latent_dim)
+        cfg = TypeBConfig.build(frame_shape, config, **overrides)
+        latent_dim = num_keys + DEFAULT_PADDING if cfg.latent_dim is None else cfg.latent_dim
         if latent_dim < num_keys:
             raise InvalidValueError(
                 f"latent_dim must be >= the number of states ({num_keys}): each state's prior "
                 f"mean is its one-hot vector zero-padded to latent_dim, got latent_dim="
                 f"{latent_dim}; leave latent_dim=None for {num_keys} + {DEFAULT_PADDING}"
             )
-        lam = check_non_negative("lam", lam)
-        if lam == 0:
-            raise InvalidValueError("lam must be > 0, got 0: every state would share one prior")
-        if lam < DEFAULT_LAM:
-            warnings.warn(
-                f"lam={lam} < {DEFAULT_LAM}: the states' priors overlap within 3 sigma, so "
-                "recall can mix states and recognition is less certain",
-                UserWarning,
-                stacklevel=2,
-            )
-        plan = ConvPlan.for_frame(frame_shape, channels, stem)
-        self.config = TypeBConfig(
-            frame_shape=plan.frame_shape,
-            latent_dim=latent_dim,
-            root_dim=check_positive_int("root_dim", root_dim),
-            hidden_dim=check_positive_int("hidden_dim", hidden_dim),
-            channels=plan.channels,
-            stem=plan.stem,
-            lambda_root=check_non_negative("lambda_root", lambda_root),
-            lambda_association=check_non_negative("lambda_association", lambda_association),
-            lambda_recognition=check_non_negative("lambda_recognition", lambda_recognition),
-            kl_weight=check_non_negative("kl_weight", kl_weight),
-            class_kl_weight=check_non_negative("class_kl_weight", class_kl_weight),
-            lam=lam,
-            state_readout=bool(state_readout),
-            state_from_prior=bool(state_from_prior),
-            simplex_mean=num_keys > hidden_dim if simplex_mean is None else bool(simplex_mean),
-            prototype_readout=bool(prototype_readout),
-            prototype_rate=check_non_negative("prototype_rate", prototype_rate),
-            lambda_recall=check_non_negative("lambda_recall", lambda_recall),
-            **loss_form(root_reduction, reparameterization),
-            code_bank=check_count("code_bank", code_bank),
-            **hard_pixel_form(hard_pixels, hard_pixel_weight),
-            seed=fresh_seed() if seed is None else check_seed(seed),
-        )
+        simplex = num_keys > cfg.hidden_dim if cfg.simplex_mean is None else cfg.simplex_mean
+        self.config = replace(cfg, latent_dim=latent_dim, simplex_mean=simplex)
+        plan = self.config.plan
         cfg = self.config
         # torch's layers draw their first weights from the global RNG; keep it untouched
         # and draw the weights from the model's own seed below.
@@ -301,24 +293,16 @@ class TypeB(LongTermMemory):
             update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         if self.bank is not None and self.training:
             self.bank.write(labels, out.mu.detach()[:, len(self.key_index) :])
-        hard = (self.config.hard_pixels, self.config.hard_pixel_weight)
-        reconstruction = reconstruction_loss(out.logits, frames, *hard)
-        kl = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
         cfg = self.config
-        root = root_loss(out.root, out.root_hat, cfg.lambda_root, cfg.root_reduction)
-        association = association_loss(
-            out.association_logits, frames, self.config.lambda_association, *hard
-        )
-        recognition = self.config.lambda_recognition * F.cross_entropy(
-            self.state_logits(out.mu), labels
-        )
-        recall = out.root.new_zeros(())
+        terms = autoencoder_terms(out, frames, cfg)
+        terms["kl"] = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
+        logits = self.state_logits(out.mu)
+        terms["recognition"] = cfg.lambda_recognition * F.cross_entropy(logits, labels)
         if out.recalled_logits is not None:  # recalled screens must be recognised (frozen E)
             seen = frozen(self.encoder, torch.sigmoid(out.recalled_logits))
             mu = self.onto_simplex(frozen(self.enc_long, seen).chunk(2, dim=1)[0])
-            recall = recall_loss(self.state_logits(mu), labels, self.config.lambda_recall)
-        total = reconstruction + kl + root + association + recognition + recall
-        return LossTerms(total, reconstruction, kl, root, association, recognition, recall)
+            terms["recall"] = recall_loss(self.state_logits(mu), labels, cfg.lambda_recall)
+        return LossTerms.of(**terms)
 
     def state_logits(self, z: torch.Tensor) -> torch.Tensor:
         """``lam * z[:, :K]``: the log-posterior over states of ``z``, up to a constant.

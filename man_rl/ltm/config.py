@@ -1,0 +1,177 @@
+"""The long-term memories' settings, each declared once: a frozen dataclass per model type.
+
+A config field is a setting's name, type and default; the class docstring says what it does;
+``__post_init__`` checks it (and fills what ``None`` leaves to the frame). A model takes a
+config and/or overrides of its fields (``TypeB(keys, shape, config, lam=8.0)``), presets name
+fields, and checkpoints save ``asdict(config)``. :class:`ModelConfig` holds what every type
+shares; each type's config (``TypeAConfig`` in :mod:`.type_a`, ``TypeBConfig`` in
+:mod:`.type_b`) adds its own fields beside the model.
+
+Example:
+    >>> config = ModelConfig(frame_shape=(8, 8), seed=0)
+    >>> config.latent_dim, config.stem, config.channels
+    (16, 2, (16,))
+    >>> ModelConfig.build((8, 8), config, latent_dim=4).latent_dim
+    4
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, TypeVar
+
+from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.ltm.bank import DEFAULT_CODE_BANK
+from man_rl.ltm.common import (
+    check_choice,
+    check_count,
+    check_non_negative,
+    check_positive_int,
+    check_seed,
+    fresh_seed,
+)
+from man_rl.ltm.losses import (
+    DEFAULT_HARD_PIXELS,
+    LEGACY_FORM,
+    LEGACY_HARD_PIXELS,
+    REPARAMETERIZATIONS,
+    ROOT_REDUCTIONS,
+)
+from man_rl.ltm.networks import LEGACY_STEM, ConvPlan
+
+C = TypeVar("C", bound="ModelConfig")
+
+
+_POSITIVE = ("root_dim", "hidden_dim")
+_NON_NEGATIVE = (
+    "lambda_root",
+    "lambda_association",
+    "kl_weight",
+    "lambda_recognition",
+    "lambda_recall",
+    "prototype_rate",
+    "hard_pixel_weight",
+)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What every long-term memory's config holds (its type's config adds the rest).
+
+    Args:
+        frame_shape: ``(H, W)`` or ``(H, W, C)`` of the frames.
+        root_dim: size of the root vector ``h``.
+        latent_dim: size of ``z``.
+        hidden_dim: width of the long-term encoder and decoder.
+        channels: conv channels per layer (``None``: sized from the frame).
+        stem: the first conv layer's stride, 2 or 4 (``None``: 4 on frames of
+            :data:`~man_rl.ltm.networks.LARGE_FRAME` pixels or more; see
+            :class:`~man_rl.ltm.networks.ConvPlan`).
+        lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
+        lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
+        kl_weight: weight of the KL term (Type B: over the zero padding; 1 is the plain VAE).
+        lambda_recognition: weight of the recognition term (0 turns it off; see each type).
+        lambda_recall: weight of the recall term: the model's own recogniser's
+            cross-entropy on screens decoded from the prior of the batch's states, the
+            recogniser held fixed (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
+        prototype_rate: how far a batch moves a prototype (a state's running-mean root
+            vector) toward its frames' mean encoding, where a switch uses prototypes.
+        root_reduction: ``"sum"`` of ``(h - h_hat)**2`` over the root vector, or ``"mean"``
+            (eq. 9's MSE; see :func:`~man_rl.ltm.losses.root_loss`).
+        reparameterization: ``"std"`` (``mu + std * eps``) or ``"variance"`` (eq. 4 as
+            printed, ``mu + std**2 * eps``; see :func:`~man_rl.ltm.losses.reparameterize`).
+        code_bank: posterior codes kept per state for recall (0: recall draws ``z`` from
+            the prior, as the paper; ``n > 0``, default :data:`~man_rl.ltm.bank.
+            DEFAULT_CODE_BANK`: from the ``mu`` of the state's last ``n`` training screens,
+            :class:`~man_rl.ltm.bank.CodeBank`; a state with none yet draws from the prior).
+        hard_pixels: each frame's this many largest squared pixel errors weigh
+            ``1 + hard_pixel_weight`` times in both reconstruction terms (0: off, as the
+            paper; :func:`~man_rl.ltm.losses.reconstruction_loss`): for states that differ
+            in a small sprite (MiniGrid's agent at 128x128).
+        hard_pixel_weight: the extra weight of those errors.
+        seed: seed of the initial weights (``None``: fresh entropy, recorded here).
+    """
+
+    frame_shape: tuple[int, ...]
+    root_dim: int = 64
+    latent_dim: int | None = 16
+    hidden_dim: int = 128
+    channels: tuple[int, ...] | None = None
+    stem: int | None = None
+    lambda_root: float = 1.0
+    lambda_association: float = 1.0
+    kl_weight: float = 1.0
+    lambda_recognition: float = 0.0
+    lambda_recall: float = 0.0
+    prototype_rate: float = 0.3
+    root_reduction: str = "sum"
+    reparameterization: str = "std"
+    code_bank: int = DEFAULT_CODE_BANK
+    hard_pixels: int = DEFAULT_HARD_PIXELS
+    hard_pixel_weight: float = 10.0
+    seed: int | None = None
+
+    #: Fields added after the checkpoint format was fixed, with the values models of older
+    #: files had: a file that lacks one loads with that value, so it rebuilds the same model.
+    legacy: ClassVar[dict[str, Any]] = {
+        "lambda_recall": 0.0,
+        "code_bank": 0,
+        **LEGACY_FORM,
+        **LEGACY_HARD_PIXELS,
+        **LEGACY_STEM,
+    }
+
+    def __post_init__(self) -> None:
+        plan = self.plan
+        self._set("frame_shape", plan.frame_shape)
+        self._set("channels", plan.channels)
+        self._set("stem", plan.stem)
+        for name in _POSITIVE:
+            self._set(name, check_positive_int(name, getattr(self, name)))
+        if self.latent_dim is not None:
+            self._set("latent_dim", check_positive_int("latent_dim", self.latent_dim))
+        for name in _NON_NEGATIVE:
+            self._set(name, check_non_negative(name, getattr(self, name)))
+        check_choice("root_reduction", self.root_reduction, ROOT_REDUCTIONS)
+        check_choice("reparameterization", self.reparameterization, REPARAMETERIZATIONS)
+        self._set("code_bank", check_count("code_bank", self.code_bank))
+        self._set("hard_pixels", check_count("hard_pixels", self.hard_pixels))
+        self._set("seed", fresh_seed() if self.seed is None else check_seed(self.seed))
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # frozen: only __post_init__ normalises
+
+    def _set_flag(self, name: str) -> None:
+        self._set(name, bool(getattr(self, name)))
+
+    @property
+    def plan(self) -> ConvPlan:
+        """The conv stack's layout for these frames (:class:`~man_rl.ltm.networks.ConvPlan`)."""
+        return ConvPlan.for_frame(self.frame_shape, self.channels, self.stem)
+
+    @classmethod
+    def settings(cls) -> list[str]:
+        """The fields a caller sets: every one but ``frame_shape`` (the frames give it)."""
+        return [f.name for f in fields(cls) if f.name != "frame_shape"]
+
+    @classmethod
+    def build(
+        cls: type[C], frame_shape: Any, config: ModelConfig | None = None, **overrides: Any
+    ) -> C:
+        """``config`` (default: every field's default) for ``frame_shape``, with ``overrides``.
+
+        An override that is not a setting is refused, naming the settings.
+        """
+        if config is not None and not isinstance(config, cls):
+            raise InvalidTypeError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+        unknown = sorted(set(overrides) - set(cls.settings()))
+        if unknown:
+            raise InvalidValueError(
+                f"{unknown} are not settings of {cls.__name__}; settings: {cls.settings()}"
+            )
+        values = {} if config is None else {f.name: getattr(config, f.name) for f in fields(cls)}
+        values.update(overrides, frame_shape=frame_shape)
+        return cls(**values)
+
+
+__all__ = ["ModelConfig"]
