@@ -54,6 +54,14 @@ class UnsupportedVersionError(ManRLError, ValueError):
     """A file was written by a newer man_rl whose format this version cannot read."""
 
 
+class NotRegisteredError(ManRLError, LookupError):
+    """A file names a part (an eviction policy, a model type) nobody registered here.
+
+    Not a ``ValueError``: the file is fine; importing the module that registers the part
+    (``man_rl.stm.register_eviction``, ``man_rl.ltm.register_model_type``) opens it.
+    """
+
+
 class TrainingDivergedError(ManRLError, RuntimeError):
     """Training produced a non-finite loss or gradient and was stopped."""
 
@@ -89,6 +97,7 @@ __all__ = [
     "InvalidTypeError",
     "InvalidValueError",
     "ManRLError",
+    "NotRegisteredError",
     "TrainingDivergedError",
     "UnknownKeyError",
     "UnsupportedVersionError",

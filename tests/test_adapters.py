@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
+from man_rl import registry as registry_module
 from man_rl.env import adapter as adapter_module
 from man_rl.env.adapter import adapter_for, adapters, register_adapter, unregister_adapter
 from man_rl.errors import EnvCompatibilityError, InvalidValueError
@@ -70,9 +71,12 @@ def test_a_broken_entry_point_is_skipped_with_a_warning(monkeypatch):
         def load(self):
             return Parity
 
-    monkeypatch.setattr(adapter_module, "entry_points", lambda group: [Broken(), Fine()])
-    monkeypatch.setattr(adapter_module, "_from_entry_points", None)
-    with pytest.warns(RuntimeWarning, match="'broken'.*skipped"):
-        found = adapters()
-    assert [a.name for a in found] == ["parity-test"]
-    monkeypatch.setattr(adapter_module, "_from_entry_points", None)  # forget the fake ones
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [Broken(), Fine()])
+    adapter_module.ADAPTERS.forget_entry_points()
+    try:
+        with pytest.warns(RuntimeWarning, match="'broken'.*skipped"):
+            found = adapters()
+        assert [a.name for a in found] == ["parity-test"]
+    finally:
+        monkeypatch.undo()
+        adapter_module.ADAPTERS.forget_entry_points()  # forget the fake ones

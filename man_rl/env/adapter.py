@@ -30,14 +30,13 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable
-from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from man_rl.errors import EnvCompatibilityError, InvalidValueError
 from man_rl.keys import KeyFn
 from man_rl.layout import Layout
+from man_rl.registry import Registry
 
 ENTRY_POINT_GROUP = "man_rl.adapters"
 
@@ -75,8 +74,16 @@ class EnvAdapter(Protocol):
         ...
 
 
-_registered: list[EnvAdapter] = []
-_from_entry_points: list[EnvAdapter] | None = None
+#: Every env adapter: registered in code (newest first), then those of installed packages
+#: (entry-point group ``man_rl.adapters``, by priority).
+ADAPTERS: Registry[EnvAdapter] = Registry(
+    "env adapter",
+    group=ENTRY_POINT_GROUP,
+    how="man_rl.env.register_adapter(adapter)",
+    load=lambda cls: cls(),
+    name_of=lambda adapter: adapter.name,
+    order=lambda name, adapter: (adapter.priority, name),
+)
 
 
 def register_adapter(adapter: EnvAdapter) -> None:
@@ -86,33 +93,17 @@ def register_adapter(adapter: EnvAdapter) -> None:
             f"{adapter!r} is not an EnvAdapter: it needs name, priority, matches, key, "
             "state_count, layout and reachable_states"
         )
-    unregister_adapter(adapter.name)
-    _registered.insert(0, adapter)
+    ADAPTERS.register(adapter.name, adapter)
 
 
 def unregister_adapter(name: str) -> None:
     """Forget the adapter registered under ``name`` (no-op when there is none)."""
-    _registered[:] = [a for a in _registered if a.name != name]
+    ADAPTERS.unregister(name)
 
 
 def adapters() -> list[EnvAdapter]:
     """Every adapter, in the order they are asked: registered, then by priority."""
-    global _from_entry_points
-    if _from_entry_points is None:
-        found = []
-        for point in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                found.append(point.load()())
-            except Exception as error:  # one broken plugin must not break every env
-                warnings.warn(
-                    f"the env adapter {point.name!r} ({point.value}) could not be loaded and is "
-                    f"skipped: {type(error).__name__}: {error}",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-        _from_entry_points = sorted(found, key=lambda a: (a.priority, a.name))
-    names = {a.name for a in _registered}
-    return [*_registered, *(a for a in _from_entry_points if a.name not in names)]
+    return list(ADAPTERS)
 
 
 def adapter_for(env: Any) -> EnvAdapter:

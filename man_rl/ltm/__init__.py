@@ -13,7 +13,7 @@ Example:
 """
 
 from man_rl.ltm.base import LongTermMemory
-from man_rl.ltm.checkpoint import load_model, save_model
+from man_rl.ltm.checkpoint import load_model, register_model_type, save_model
 from man_rl.ltm.config import ModelConfig
 from man_rl.ltm.stopping import Stopped, StoppingRule, Verdict, fit_until
 from man_rl.ltm.type_a import TypeA, TypeAConfig
@@ -31,5 +31,6 @@ __all__ = [
     "Verdict",
     "fit_until",
     "load_model",
+    "register_model_type",
     "save_model",
 ]

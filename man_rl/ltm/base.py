@@ -73,11 +73,6 @@ class LongTermMemory(nn.Module):
     #: The order keys were added, once the model has grown (:mod:`man_rl.ltm.growth`).
     growth_log: growth.GrowthLog | None = None
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "kind" in cls.__dict__:
-            checkpoint.register_model_type(cls.kind, cls)
-
     @staticmethod
     def types() -> dict[str, type]:
         """Every model type known, ``kind -> class``."""

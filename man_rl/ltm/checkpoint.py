@@ -32,11 +32,17 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from man_rl.errors import CorruptFileError, InvalidTypeError, TrainingDivergedError
+from man_rl.errors import (
+    CorruptFileError,
+    InvalidTypeError,
+    NotRegisteredError,
+    TrainingDivergedError,
+)
 from man_rl.io.bundle import read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key
 from man_rl.ltm.growth import GrowthLog
 from man_rl.ltm.training import TERMS, TrainingState, adam_options
+from man_rl.registry import Registry
 
 FILE_KIND = "long_term_memory"
 _WEIGHTS = "weights/"
@@ -47,20 +53,30 @@ _GENERATOR = "generator_state"
 M = TypeVar("M")
 
 
-_MODEL_TYPES: dict[str, type] = {}
+#: Every model type a checkpoint can hold, by its ``kind`` (``"A"``, ``"B"``).
+MODEL_TYPES: Registry[type] = Registry(
+    "model type",
+    group="man_rl.model_types",
+    how="man_rl.ltm.register_model_type(ModelClass)",
+    name_of=lambda cls: cls.kind,
+)
 
 
-def register_model_type(kind: str, cls: type) -> None:
-    """Make checkpoints of model type ``kind`` load as ``cls``.
+def register_model_type(cls: type) -> type:
+    """Make checkpoints of ``cls.kind`` load as ``cls`` (a ``LongTermMemory`` subclass).
 
-    Subclasses of :class:`~man_rl.ltm.base.LongTermMemory` register themselves.
+    Returns ``cls``, so it decorates a class: ``@register_model_type``.
     """
-    _MODEL_TYPES[kind] = cls
+    kind = getattr(cls, "kind", None)
+    if not isinstance(cls, type) or not isinstance(kind, str):
+        raise InvalidTypeError(f"{cls!r} is not a model class with a kind (a str)")
+    MODEL_TYPES.register(kind, cls)
+    return cls
 
 
 def model_types() -> dict[str, type]:
     """``kind -> class`` of every registered model type."""
-    return dict(_MODEL_TYPES)
+    return dict(MODEL_TYPES.items())
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
@@ -70,7 +86,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     """
     from man_rl.version import __version__
 
-    if _MODEL_TYPES.get(getattr(model, "kind", None)) is not type(model):
+    if model_types().get(getattr(model, "kind", None)) is not type(model):
         raise InvalidTypeError(
             f"can only save a long-term memory (TypeA, TypeB), got {type(model).__name__}"
         )
@@ -131,9 +147,15 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
     bundle = read_bundle(path, FILE_KIND)
     meta, arrays = bundle.meta, bundle.arrays
     kind = meta.get("model_type")
-    if kind not in _MODEL_TYPES:
+    if not isinstance(kind, str) or not kind:
         raise CorruptFileError(f"{path} holds an unknown model type {kind!r}")
-    cls = _MODEL_TYPES[kind]
+    if kind not in MODEL_TYPES:
+        raise NotRegisteredError(
+            f"{path} holds a model of type {kind!r}, which is not registered here (known: "
+            f"{MODEL_TYPES.names()}); import the module that defines it (it registers itself "
+            "with man_rl.ltm.register_model_type) before loading"
+        )
+    cls = MODEL_TYPES.get(kind)
     if expect is not None and cls is not expect:
         raise CorruptFileError(
             f"{path} holds a {cls.__name__} model, not a {expect.__name__}; load it with "
@@ -243,4 +265,11 @@ def _load_training(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarra
     )
 
 
-__all__ = ["FILE_KIND", "load_model", "model_types", "register_model_type", "save_model"]
+__all__ = [
+    "FILE_KIND",
+    "MODEL_TYPES",
+    "load_model",
+    "model_types",
+    "register_model_type",
+    "save_model",
+]

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from man_rl.errors import InvalidTypeError, InvalidValueError
 from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
+from man_rl.ltm.checkpoint import register_model_type
 from man_rl.ltm.common import (
     KeyIndex,
     ModelOutput,
@@ -92,6 +93,7 @@ class TypeAConfig(ModelConfig):
 TypeAOutput = ModelOutput  # what forward returns
 
 
+@register_model_type
 class TypeA(LongTermMemory):
     """Type A long-term memory: recalls screens of a state with a conditional VAE.
 

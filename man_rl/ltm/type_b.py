@@ -49,6 +49,7 @@ from man_rl.errors import InvalidValueError
 from man_rl.ltm import recognition
 from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
+from man_rl.ltm.checkpoint import register_model_type
 from man_rl.ltm.common import (
     KeyIndex,
     ModelOutput,
@@ -151,6 +152,7 @@ class TypeBConfig(ModelConfig):
 TypeBOutput = ModelOutput  # what forward returns
 
 
+@register_model_type
 class TypeB(LongTermMemory):
     """Type B long-term memory: recalls screens of a state and recognises a screen's state.
 

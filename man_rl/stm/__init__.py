@@ -14,7 +14,7 @@ Example:
     ({'a': 2}, {'a': 5}, 'reservoir')
 """
 
-from man_rl.stm.eviction import FIFO, Eviction, Reservoir
+from man_rl.stm.eviction import FIFO, Eviction, Reservoir, register_eviction
 from man_rl.stm.fits import available_memory_bytes
 from man_rl.stm.memory import Batch, ShortTermMemory
 from man_rl.stm.sampling import Balanced, Sampler, Subset, Uniform
@@ -30,4 +30,5 @@ __all__ = [
     "Subset",
     "Uniform",
     "available_memory_bytes",
+    "register_eviction",
 ]

@@ -24,12 +24,20 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from man_rl.errors import InvalidValueError
+from man_rl.registry import Registry
 
 
 class Eviction(Protocol):
-    """What a short-term memory asks its eviction policy."""
+    """What a short-term memory asks its eviction policy.
+
+    ``name`` is what a memory file records; a policy of your own must be registered
+    (:func:`register_eviction`) so that a memory saved with it loads again.
+    """
 
     name: ClassVar[str]
+    #: Whether :meth:`position` draws from the memory's generator (the memory then plans
+    #: no batches ahead of a frame's arrival).
+    draws: ClassVar[bool]
 
     def position(self, size: int, seen: int, capacity: int, rng: np.random.Generator) -> int:
         """Ring place for the next frame, ``size`` for a new place, or ``-1`` to drop it."""
@@ -62,6 +70,7 @@ class FIFO:
     """
 
     name: ClassVar[str] = "fifo"
+    draws: ClassVar[bool] = False
 
     def position(self, size: int, seen: int, capacity: int, rng: np.random.Generator) -> int:
         """``seen % capacity``: a new place while filling, then the oldest frame's place."""
@@ -149,20 +158,70 @@ class Reservoir:
         return pool[np.sort(chosen)], seen + other_seen
 
 
-EVICTIONS: dict[str, type] = {"fifo": FIFO, "reservoir": Reservoir}
+#: Every eviction policy a memory can be built and loaded with, by name.
+EVICTIONS: Registry[type] = Registry(
+    "eviction policy",
+    group="man_rl.evictions",
+    how="man_rl.stm.register_eviction(PolicyClass)",
+    name_of=lambda cls: cls.name,
+)
+_MEMBERS = ("name", "draws", "position", "oldest", "consistent", "merge")
+
+
+def register_eviction(policy: type) -> None:
+    """Make policy class ``policy`` (an :class:`Eviction`) usable by name, and loadable.
+
+    Example:
+        >>> class KeepFirst(FIFO):
+        ...     name = "keep-first"
+        ...     def position(self, size, seen, capacity, rng):
+        ...         return size if size < capacity else -1
+        >>> register_eviction(KeepFirst)
+        >>> from man_rl import ShortTermMemory
+        >>> ShortTermMemory(capacity=2, eviction="keep-first").eviction
+        'keep-first'
+    """
+    missing = [name for name in _MEMBERS if not hasattr(policy, name)]
+    if not isinstance(policy, type) or missing:
+        raise InvalidValueError(
+            f"{policy!r} is not an Eviction policy class"
+            + (f": it lacks {missing}" if missing and isinstance(policy, type) else "")
+        )
+    EVICTIONS.register(policy.name, policy)
+
+
+register_eviction(Reservoir)
+register_eviction(FIFO)
 
 
 def eviction_policy(eviction: str | Eviction) -> Eviction:
-    """The policy named ``eviction`` (``"fifo"`` or ``"reservoir"``), or ``eviction`` itself."""
+    """The policy named ``eviction``, or ``eviction`` itself (a registered class's instance).
+
+    Names: ``"fifo"``, ``"reservoir"`` and any policy registered with
+    :func:`register_eviction`.
+    """
     if isinstance(eviction, str):
         if eviction not in EVICTIONS:
-            raise InvalidValueError(f"eviction must be one of {tuple(EVICTIONS)}, got {eviction!r}")
-        return EVICTIONS[eviction]()
-    if all(hasattr(eviction, name) for name in ("name", "position", "oldest", "merge")):
+            raise InvalidValueError(
+                f"eviction must be one of {EVICTIONS.names()} or a registered policy's name, "
+                f"got {eviction!r}; add one with man_rl.stm.register_eviction(PolicyClass)"
+            )
+        return EVICTIONS.get(eviction)()
+    name = getattr(eviction, "name", None)
+    if isinstance(name, str) and name in EVICTIONS and EVICTIONS.get(name) is type(eviction):
         return eviction
     raise InvalidValueError(
-        f"eviction must be one of {tuple(EVICTIONS)} or an Eviction policy, got {eviction!r}"
+        f"eviction must be one of {EVICTIONS.names()} or an instance of a registered Eviction "
+        f"policy, got {eviction!r}; register its class first "
+        "(man_rl.stm.register_eviction(PolicyClass)) so a memory saved with it loads again"
     )
 
 
-__all__ = ["EVICTIONS", "FIFO", "Eviction", "Reservoir", "eviction_policy"]
+__all__ = [
+    "EVICTIONS",
+    "FIFO",
+    "Eviction",
+    "Reservoir",
+    "eviction_policy",
+    "register_eviction",
+]

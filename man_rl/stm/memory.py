@@ -35,7 +35,7 @@ from man_rl.stm.folder import StorageFolder
 from man_rl.stm.lifecycle import MemoryFiles
 from man_rl.stm.queues import KeyQueues
 from man_rl.stm.rings import KeyRings
-from man_rl.stm.sampling import BALANCED, UNIFORM, Sampler
+from man_rl.stm.sampling import BALANCED, UNIFORM, Sampler, as_sampler
 
 EvictionName = Literal["fifo", "reservoir"]
 
@@ -323,7 +323,7 @@ class ShortTermMemory(MemoryFiles):
                 "cannot sample: the short-term memory is empty; add frames first (run the "
                 "env inside MemoryWrapper, or ShortTermMemory.add)"
             )
-        chosen = sampler if sampler is not None else (BALANCED if balanced else UNIFORM)
+        chosen = as_sampler(sampler) if sampler is not None else BALANCED if balanced else UNIFORM
         return Batch(*self._queues.sample(chosen, batch_size, self._rng if rng is None else rng))
 
     def all_frames(self) -> Batch:

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from man_rl.errors import CorruptFileError, UnsupportedVersionError
+from man_rl.errors import CorruptFileError, NotRegisteredError, UnsupportedVersionError
 from man_rl.io.bundle import ArrayStream, read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key, normalize_key
 from man_rl.stm.checks import check_capacity, check_shape
@@ -77,8 +77,14 @@ def parse_contents(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) ->
     """Check a file's meta and counters; ``KeyError``/``TypeError``/``ValueError`` if bad."""
     capacity = check_capacity(meta["capacity"])
     eviction = meta["eviction"]
+    if not isinstance(eviction, str):
+        raise TypeError(f"eviction {eviction!r}")
     if eviction not in EVICTIONS:
-        raise ValueError(f"unknown eviction {eviction!r}")
+        raise NotRegisteredError(
+            f"the memory was saved with eviction policy {eviction!r}, which is not registered "
+            f"here (known: {EVICTIONS.names()}); import the module that defines it and call "
+            "man_rl.stm.register_eviction(PolicyClass) before loading"
+        )
     shape = meta["frame_shape"]
     shape = None if shape is None else check_shape(shape)
     keys = [normalize_key(decode_key(value)) for value in meta["keys"]]

@@ -83,7 +83,7 @@ class KeyQueues:
         self.held = 0
         self._plan: _Plan | None = None
         # an eviction that draws from the generator (reservoir) moves it under a plan's feet
-        self._eviction_draws = bool(getattr(eviction, "draws", False))
+        self._eviction_draws = bool(eviction.draws)
 
     def attach(
         self,
@@ -206,10 +206,9 @@ class KeyQueues:
         self, sampler: Any, rng: np.random.Generator, batch: int, last: _Plan | None
     ) -> _Plan:
         """The next run's batches: twice the last run's if it ran out unchanged, else one."""
-        raw = sampler.raw_draws(batch) if hasattr(sampler, "raw_draws") else 0
+        raw = sampler.raw_draws(batch)
         grown = (
             raw
-            and hasattr(sampler, "draw_many")
             and _can_advance(rng)
             and last is not None
             and (last.sampler, last.rng, last.batch, last.held) == (sampler, rng, batch, self.held)

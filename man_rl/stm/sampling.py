@@ -19,21 +19,22 @@ Example:
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from man_rl.errors import InvalidValueError
+from man_rl.errors import InvalidTypeError, InvalidValueError
 
 
 class Sampler(Protocol):
     """Draws ``batch`` ``(label, place)`` pairs from keys holding ``sizes`` frames each.
 
-    A sampler may also have ``draw_many(sizes, batch, count, rng)``, giving ``count`` batches
-    at once as ``[count, batch]`` arrays, the same as ``count`` calls of ``draw``, and
-    ``raw_draws(batch)``, the 64-bit numbers one batch takes from the generator: the memory
-    then draws the batches of a run of samples ahead, in one go, from a copy of the generator,
-    and moves the generator itself on by one batch at each sample.
+    ``draw_many`` gives ``count`` batches at once as ``[count, batch]`` arrays, the same as
+    ``count`` calls of ``draw``; ``raw_draws(batch)`` is the number of 64-bit numbers one batch
+    takes from the generator (0: it cannot say). Where it can say, the memory draws the
+    batches of a run of samples ahead, in one go, from a copy of the generator, and moves the
+    generator itself on by one batch at each sample. A sampler of your own needs only
+    ``draw``: :func:`as_sampler` gives it the other two.
     """
 
     def draw(
@@ -41,6 +42,59 @@ class Sampler(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(labels int64 [batch], places int64 [batch])``, each place < its key's size."""
         ...
+
+    def draw_many(
+        self, sizes: np.ndarray, batch: int, count: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` batches, ``[count, batch]`` each, the same as ``count`` calls of draw."""
+        ...
+
+    def raw_draws(self, batch: int) -> int:
+        """64-bit numbers one batch takes from the generator (0: unknown)."""
+        ...
+
+
+class DrawOnly:
+    """A sampler that has only ``draw``, with ``draw_many`` by calls and ``raw_draws`` 0."""
+
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+
+    def draw(
+        self, sizes: np.ndarray, batch: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The wrapped sampler's draw."""
+        return self.sampler.draw(sizes, batch, rng)
+
+    def draw_many(
+        self, sizes: np.ndarray, batch: int, count: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` calls of draw, stacked."""
+        drawn = [self.draw(sizes, batch, rng) for _ in range(count)]
+        return np.stack([d[0] for d in drawn]), np.stack([d[1] for d in drawn])
+
+    def raw_draws(self, batch: int) -> int:
+        """Unknown: the memory draws one batch at a time."""
+        return 0
+
+
+def as_sampler(sampler: Any) -> Sampler:
+    """``sampler`` with every method of :class:`Sampler` (one with only ``draw`` wrapped).
+
+    Example:
+        >>> class First:
+        ...     def draw(self, sizes, batch, rng):
+        ...         return np.zeros(batch, np.int64), np.zeros(batch, np.int64)
+        >>> as_sampler(First()).raw_draws(4), as_sampler(Balanced()).raw_draws(4)
+        (0, 8)
+    """
+    if all(callable(getattr(sampler, name, None)) for name in ("draw", "draw_many", "raw_draws")):
+        return sampler
+    if callable(getattr(sampler, "draw", None)):
+        return DrawOnly(sampler)
+    raise InvalidTypeError(
+        f"sampler must have draw(sizes, batch, rng) -> (labels, places), got {sampler!r}"
+    )
 
 
 class Balanced:
@@ -138,4 +192,13 @@ class Subset(Balanced):
 BALANCED = Balanced()
 UNIFORM = Uniform()
 
-__all__ = ["BALANCED", "UNIFORM", "Balanced", "Sampler", "Subset", "Uniform"]
+__all__ = [
+    "BALANCED",
+    "UNIFORM",
+    "Balanced",
+    "DrawOnly",
+    "Sampler",
+    "Subset",
+    "Uniform",
+    "as_sampler",
+]
