@@ -20,6 +20,7 @@ from man_rl.errors import (
 from man_rl.ltm import TypeA, TypeB, load_model
 from man_rl.ltm.losses import LossTerms
 from man_rl.ltm.networks import frames_to_tensor
+from man_rl.ltm.training import TERMS
 
 MODELS = [TypeA, TypeB]
 
@@ -68,8 +69,9 @@ def test_loss_returns_named_terms_that_sum(cls):
     model = cls.for_memory(stm, seed=0)
     frames, labels = stm.sample(8, rng=np.random.default_rng(0))
     terms = model.loss(frames_to_tensor(frames, model.device), torch.from_numpy(labels), None)
-    names = ("loss", "reconstruction", "kl", "root", "association", "recognition", "recall")
-    assert terms._fields == names
+    # every term LossTerms declares, the sum first (a new term is one field there)
+    assert terms._fields == TERMS and TERMS[0] == "loss"
+    assert {"reconstruction", "kl", "root", "association"} <= set(TERMS)
     assert torch.allclose(terms.loss, sum(terms[1:]))
     assert all(float(t.detach()) >= 0 for t in terms)
 
