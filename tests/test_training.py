@@ -240,7 +240,7 @@ def test_fp16_skips_overflowing_steps_and_keeps_its_scale(monkeypatch):
     assert all(torch.equal(before[k], v) for k, v in model.named_parameters())
     assert state.step == 4 and state.scaler.get_scale() < 2.0**120
     # Overflow after overflow is divergence, and training can go on after it.
-    monkeypatch.setattr("man_rl.ltm.training.MAX_SKIPPED_STEPS", 2)
+    monkeypatch.setattr("man_rl.ltm.optim.MAX_SKIPPED_STEPS", 2)
     state.scaler.update(2.0**120)
     with pytest.raises(TrainingDivergedError, match=r"overflowed 3 steps in a row.*bf16"):
         model.fit(stm, steps=10, progress=False, mixed_precision="fp16")

@@ -13,12 +13,13 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.errors import InvalidTypeError, InvalidValueError, TrainingDivergedError
 
 #: Default Adam learning rate.
 DEFAULT_LR = 3e-3
@@ -116,11 +117,118 @@ def scaler_for(
     return scaler
 
 
+#: fp16 steps whose gradient overflowed in a row (each one halves the loss scale) before
+#: training is reported as diverged.
+MAX_SKIPPED_STEPS = 30
+
+
+class Warmup:
+    """The model's first ``steps`` steps ramp the learning rate up linearly to its base rate.
+
+    Counted over all ``fit`` calls (``before`` gets the model's step), so a model trained past
+    them is unaffected; the optimizer keeps the base rates (:meth:`restore`).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, steps: int) -> None:
+        self.optimizer, self.steps = optimizer, steps
+        self.base = [group["lr"] for group in optimizer.param_groups]
+
+    @property
+    def base_lr(self) -> float:
+        """The first group's base rate (for messages)."""
+        return float(self.base[0])
+
+    def before(self, step: int) -> None:
+        """Set the rates of the model's ``step``-th step (1-based)."""
+        if step <= self.steps:  # past it, the groups hold the base rates
+            factor = warmup_factor(step, self.steps)
+            for group, base in zip(self.optimizer.param_groups, self.base, strict=True):
+                group["lr"] = base * factor
+
+    def restore(self) -> None:
+        """Put the base rates back."""
+        for group, base in zip(self.optimizer.param_groups, self.base, strict=True):
+            group["lr"] = base
+
+
+class Precision:
+    """How a step runs: float32, or autocast in bf16 / fp16 (fp16 with a loss scaler).
+
+    :meth:`backward` backpropagates and reads the terms and the gradient norm;
+    :meth:`step` applies the step, or raises :class:`TrainingDivergedError` on a non-finite
+    loss or gradient before any weight changes (in fp16 the scaler skips an overflowing
+    step; more than :data:`MAX_SKIPPED_STEPS` in a row raise).
+    """
+
+    def __init__(
+        self,
+        dtype: torch.dtype | None,
+        device: torch.device,
+        previous: torch.amp.GradScaler | None = None,
+    ) -> None:
+        self.dtype, self.device = dtype, device
+        self.scaler = scaler_for(previous, dtype, device)
+        self.skipped_in_a_row = 0
+        self.names: tuple[str, ...] = ()
+
+    def autocast(self) -> torch.autocast:
+        """The context a forward pass runs in."""
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def backward(self, terms: Any, optimizer: torch.optim.Optimizer) -> list[float]:
+        """Backpropagate ``terms.loss``; the terms' values and the gradient norm, as floats."""
+        if self.scaler is None:
+            terms.loss.backward()
+        else:
+            self.scaler.scale(terms.loss).backward()
+            self.scaler.unscale_(optimizer)
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        self.names = terms._fields
+        norm = torch.nn.utils.get_total_norm(grads)
+        return torch.stack([*(t.detach().float() for t in terms), norm]).tolist()
+
+    def step(
+        self, optimizer: torch.optim.Optimizer, values: list[float], step: int, lr: float
+    ) -> None:
+        """Apply step ``step`` (1-based), or raise where it diverged."""
+        if self.scaler is None or not math.isfinite(values[0]):
+            if not all(math.isfinite(v) for v in values):
+                raise TrainingDivergedError(self._diverged(step, values, lr))
+            optimizer.step()
+            return
+        # the scaler skips a step whose gradient overflowed and lowers its scale
+        self.skipped_in_a_row = 0 if math.isfinite(values[-1]) else self.skipped_in_a_row + 1
+        if self.skipped_in_a_row > MAX_SKIPPED_STEPS:
+            raise TrainingDivergedError(
+                f"training diverged at step {step}: the fp16 gradients overflowed "
+                f"{self.skipped_in_a_row} steps in a row although the loss scale fell to "
+                f"{self.scaler.get_scale():.3g}. Train in bf16 or float32 (mixed_precision="
+                f"'bf16' or None), or lower the learning rate (lr={lr:g}). The weights were "
+                "left as they were."
+            )
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+    def _diverged(self, step: int, values: list[float], lr: float) -> str:
+        *terms, grad_norm = values
+        shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(self.names, terms, strict=True))
+        what = "loss" if not math.isfinite(terms[0]) else "gradient"
+        return (
+            f"training diverged at step {step}: the {what} is not finite ({shown}, gradient "
+            f"norm={grad_norm:.4g}). The learning rate is the likely cause (lr={lr:g}): lower "
+            "it (e.g. by 10x); also check the frames are ordinary uint8 screens. The weights "
+            "were left as they were before this step."
+        )
+
+
 __all__ = [
     "DEFAULT_LR",
     "DEFAULT_WARMUP_STEPS",
     "FUSED_DEVICES",
+    "MAX_SKIPPED_STEPS",
     "MIXED_PRECISION",
+    "Precision",
+    "Warmup",
     "adam_options",
     "check_lr",
     "check_mixed_precision",

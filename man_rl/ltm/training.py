@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,7 +32,6 @@ from torch import nn
 from man_rl.errors import (
     InvalidTypeError,
     InvalidValueError,
-    TrainingDivergedError,
     UnknownKeyError,
 )
 from man_rl.keys import short_repr
@@ -52,12 +50,14 @@ from man_rl.ltm.networks import frames_to_tensor
 from man_rl.ltm.optim import (
     DEFAULT_LR,
     DEFAULT_WARMUP_STEPS,
+    MAX_SKIPPED_STEPS,
     MIXED_PRECISION,
+    Precision,
+    Warmup,
     adam_options,
     check_lr,
     check_mixed_precision,
     move_optimizer,
-    scaler_for,
     warmup_factor,
 )
 from man_rl.stm.memory import ShortTermMemory
@@ -68,9 +68,6 @@ from man_rl.threads import TorchThreads
 DEFAULT_BATCH_SIZE = 32
 #: The loss terms recorded in the history, besides ``"step"``.
 TERMS = LossTerms._fields
-#: fp16 steps whose gradient overflowed in a row (each one halves the loss scale) before
-#: training is reported as diverged.
-MAX_SKIPPED_STEPS = 30
 
 
 class Trainable(Protocol):
@@ -159,18 +156,6 @@ def _check_memory(model: Trainable, memory: ShortTermMemory, grow: bool) -> np.n
     return model.key_index.map_memory(memory.keys)
 
 
-def _diverged(step: int, values: list[float], lr: float) -> str:
-    *terms, grad_norm = values
-    shown = ", ".join(f"{name}={value:.4g}" for name, value in zip(TERMS, terms, strict=True))
-    what = "loss" if not math.isfinite(terms[0]) else "gradient"
-    return (
-        f"training diverged at step {step}: the {what} is not finite ({shown}, gradient "
-        f"norm={grad_norm:.4g}). The learning rate is the likely cause (lr={lr:g}): lower it "
-        "(e.g. by 10x); also check the frames are ordinary uint8 screens. The weights were "
-        "left as they were before this step."
-    )
-
-
 def fit(
     model: Trainable,
     memory: ShortTermMemory,
@@ -252,30 +237,11 @@ def fit(
     amp_dtype = check_mixed_precision(mixed_precision)
     to_model = torch.from_numpy(_check_memory(model, memory, grow))
     model.to(target)
-    state: TrainingState | None = model.training_state
-    if state is None:
-        first_seed = fresh_seed() if seed is None else check_seed(seed)
-        state = TrainingState.new(
-            model, check_lr(DEFAULT_LR if lr is None else lr), first_seed, target
-        )
-        model.training_state = state
-    else:
-        move_optimizer(state.optimizer, target)
-        if seed is not None:
-            state.reseed(check_seed(seed), target)
-        elif state.generator.device.type != target.type:
-            state.generator = make_generator(target, int(state.batch_rng.integers(2**62)))
-        if lr is not None:
-            for group in state.optimizer.param_groups:
-                group["lr"] = check_lr(lr)
-    current_lr = float(state.optimizer.param_groups[0]["lr"])
-    base_lrs = [group["lr"] for group in state.optimizer.param_groups]
-    params = [p for group in state.optimizer.param_groups for p in group["params"]]
-    scaler = scaler_for(state.scaler, amp_dtype, target)
-    if scaler is not None:
-        state.scaler = scaler
-    history = state.history
-    skipped_in_a_row = 0
+    state = _training_state(model, lr, seed, target)
+    precision = Precision(amp_dtype, target, state.scaler)
+    if precision.scaler is not None:  # the scale carries over to the next call
+        state.scaler = precision.scaler
+    schedule = Warmup(state.optimizer, warmup)
     bar = progress_bar(steps, progress, f"fit {type(model).__name__}")
     plan = TorchThreads(threads)
     try:
@@ -288,56 +254,57 @@ def fit(
             x = frames_to_tensor(frames, target)
             y = to_model[torch.from_numpy(labels)].to(target)
             state.optimizer.zero_grad(set_to_none=True)
-            if state.step < warmup:  # past it, the groups hold the base rates
-                factor = warmup_factor(state.step + 1, warmup)
-                for group, base_lr in zip(state.optimizer.param_groups, base_lrs, strict=True):
-                    group["lr"] = base_lr * factor
-            with torch.autocast(target.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            schedule.before(state.step + 1)
+            with precision.autocast():
                 terms = model.loss(x, y, state.generator)
-            if scaler is None:
-                terms.loss.backward()
-            else:
-                scaler.scale(terms.loss).backward()
-                scaler.unscale_(state.optimizer)
-            grad_norm = torch.nn.utils.get_total_norm(
-                [p.grad for p in params if p.grad is not None]
-            )
-            values = torch.stack([*(t.detach().float() for t in terms), grad_norm]).tolist()
-            if scaler is None or not math.isfinite(values[0]):
-                if not all(math.isfinite(v) for v in values):
-                    raise TrainingDivergedError(_diverged(state.step + 1, values, current_lr))
-                state.optimizer.step()
-            else:  # the scaler skips a step whose gradient overflowed and lowers its scale
-                skipped_in_a_row = 0 if math.isfinite(values[-1]) else skipped_in_a_row + 1
-                if skipped_in_a_row > MAX_SKIPPED_STEPS:
-                    raise TrainingDivergedError(
-                        f"training diverged at step {state.step + 1}: the fp16 gradients "
-                        f"overflowed {skipped_in_a_row} steps in a row although the loss "
-                        f"scale fell to {scaler.get_scale():.3g}. Train in bf16 or float32 "
-                        f"(mixed_precision='bf16' or None), or lower the learning rate "
-                        f"(lr={current_lr:g}). The weights were left as they were."
-                    )
-                scaler.step(state.optimizer)
-                scaler.update()
+            values = precision.backward(terms, state.optimizer)
+            precision.step(state.optimizer, values, state.step + 1, schedule.base_lr)
             state.step += 1
-            history["step"].append(float(state.step))
-            for name, value in zip(TERMS, values, strict=False):
-                history[name].append(value)
-            if bar is not None:
-                bar.update(1)
-                if state.step % 10 == 0:
-                    bar.set_postfix(
-                        {name: f"{v:.4g}" for name, v in zip(TERMS, values, strict=False)},
-                        refresh=False,
-                    )
+            _record(state, values, bar)
     finally:
         plan.__exit__(None, None, None)
-        # the optimizer keeps the rate asked for; the warm-up is a function of the step
-        for group, base_lr in zip(state.optimizer.param_groups, base_lrs, strict=True):
-            group["lr"] = base_lr
+        schedule.restore()  # the optimizer keeps the base rate; the warm-up follows the step
         if bar is not None:
             bar.close()
-    return {name: list(values) for name, values in history.items()}
+    return {name: list(values) for name, values in state.history.items()}
+
+
+def _training_state(
+    model: Trainable, lr: float | None, seed: int | None, target: torch.device
+) -> TrainingState:
+    """The model's training state on ``target``: a new one, or the last call's carried over.
+
+    A carried-over state is reseeded where ``seed`` is given and set to ``lr`` where given.
+    """
+    state: TrainingState | None = model.training_state
+    if state is None:
+        first_seed = fresh_seed() if seed is None else check_seed(seed)
+        state = TrainingState.new(
+            model, check_lr(DEFAULT_LR if lr is None else lr), first_seed, target
+        )
+        model.training_state = state
+        return state
+    move_optimizer(state.optimizer, target)
+    if seed is not None:
+        state.reseed(check_seed(seed), target)
+    elif state.generator.device.type != target.type:
+        state.generator = make_generator(target, int(state.batch_rng.integers(2**62)))
+    if lr is not None:
+        for group in state.optimizer.param_groups:
+            group["lr"] = check_lr(lr)
+    return state
+
+
+def _record(state: TrainingState, values: list[float], bar: Any) -> None:
+    """Append a step's terms to the history and the progress bar."""
+    state.history["step"].append(float(state.step))
+    for name, value in zip(TERMS, values, strict=False):
+        state.history[name].append(value)
+    if bar is not None:
+        bar.update(1)
+        if state.step % 10 == 0:
+            shown = {name: f"{v:.4g}" for name, v in zip(TERMS, values, strict=False)}
+            bar.set_postfix(shown, refresh=False)
 
 
 def progress_bar(total: int | None, show: bool, desc: str) -> Any:
