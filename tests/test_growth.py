@@ -20,12 +20,8 @@ CELLS = [(x, y) for y in range(4) for x in range(4)]
 
 VARIANTS = [
     pytest.param(TypeA, {}, id="A"),
-    pytest.param(TypeA, {"condition": "prototype"}, id="A-prototype"),
-    pytest.param(TypeA, {"lambda_recognition": 1.0, "lambda_recall": 0.5}, id="A-head"),
     pytest.param(TypeB, {}, id="B"),
     pytest.param(TypeB, {"state_readout": False}, id="B-raw-readout"),
-    pytest.param(TypeB, {"prototype_readout": True}, id="B-prototype"),
-    pytest.param(TypeB, {"lambda_recall": 0.5, "latent_dim": 30}, id="B-recall"),
     pytest.param(TypeA, {"code_bank": 3}, id="A-bank"),
     pytest.param(TypeB, {"code_bank": 3}, id="B-bank"),
 ]
@@ -93,9 +89,7 @@ def test_growth_keeps_adam_moments_padded_with_zeros(cls, options):
         id(p) for p in model.parameters()
     ]
     grown = [n for n in params if params[n].shape != shapes[n]]
-    assert grown or options == {"condition": "prototype"}  # that one grows buffers only
-    if hasattr(model, "prototypes"):
-        assert len(model.prototypes) == len(model.prototype_seen) == 8
+    assert grown
     for name, param in params.items():
         moments = optimizer.state[param]
         assert float(moments["step"]) == 4
@@ -146,7 +140,7 @@ def test_grow_skips_known_keys_and_refuses_other_models():
     assert grow(model, [CELLS[0], CELLS[2], CELLS[2], np.int64(5)]) == [CELLS[2], 5]
     assert grow(model, CELLS[:3]) == []
     assert model.growth_log == GrowthLog(2, [0, 0])  # never trained: step 0
-    with pytest.raises(InvalidTypeError, match="only TypeA and TypeB"):
+    with pytest.raises(InvalidTypeError, match=r"only models with a growth plan"):
         grow(torch.nn.Linear(2, 2), ["a"])
 
 
@@ -165,18 +159,6 @@ def test_a_new_state_starts_from_the_known_state_that_looks_most_alike():
         np.testing.assert_array_equal(
             model.recall(new, 2, seed=0), model.recall(model.keys[source], 2, seed=0)
         )
-
-
-def test_new_prototypes_start_at_the_new_states_mean_root_vector():
-    memory = block_memory(CELLS[:5])
-    model = TypeA.for_memory(block_memory(CELLS[:4]), seed=0, condition="prototype")
-    model.fit(block_memory(CELLS[:4]), steps=3, seed=0, progress=False)
-    model.grow([CELLS[4], (9, 9)], memory=memory)
-    with torch.no_grad():
-        root = model.encoder(torch.from_numpy(memory.queue(CELLS[4])).float()[:, None] / 255)
-    torch.testing.assert_close(model.prototypes[4], root.mean(0))
-    assert model.prototype_seen[4:].tolist() == [1.0, 0.0]  # no frame of (9, 9): unseen
-    assert model.prototypes[5].abs().sum() == 0
 
 
 def test_growth_records_must_match_the_keys():

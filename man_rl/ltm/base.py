@@ -68,6 +68,8 @@ class LongTermMemory(nn.Module):
     config_class: ClassVar[type[ModelConfig]]
     #: Whether :meth:`recognize` tells a screen's state (Type B's does; Type A's says it cannot).
     recognizes: ClassVar[bool] = False
+    #: Whether :meth:`growth_changes` is defined, so the model can learn states met later.
+    can_grow: ClassVar[bool] = False
     key_index: KeyIndex
     config: ModelConfig
     #: The order keys were added, once the model has grown (:mod:`man_rl.ltm.growth`).
@@ -125,6 +127,7 @@ class LongTermMemory(nn.Module):
             (False, 1.0)
         """
         options = presets.preset(cls.kind, name)
+        overrides = cls.config_class.without_retired(overrides)
         settings = cls.config_class.settings()
         from_memory = isinstance(memory, ShortTermMemory)
         allowed = {*settings, "keys"} if from_memory else set(settings)
@@ -184,6 +187,18 @@ class LongTermMemory(nn.Module):
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``."""
         raise NotImplementedError
+
+    def growth_changes(self, start: growth.Start) -> list[growth.Resize]:
+        """The tensors that grow when states are added (:func:`man_rl.ltm.growth.grow`).
+
+        ``start`` says where each new state's weights start; the new states come after the
+        ``len(self.keys)`` known ones. Old states' outputs must not change. A type that
+        defines it sets ``can_grow = True``.
+        """
+        raise InvalidTypeError(f"a {type(self).__name__} cannot grow: it has no growth plan")
+
+    def after_growth(self, old_count: int) -> None:
+        """Bring what depends on the number of states up to date (the keys are grown)."""
 
     # ------------------------------------------------------------------ public use
     def recall(

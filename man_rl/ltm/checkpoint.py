@@ -40,6 +40,7 @@ from man_rl.errors import (
 )
 from man_rl.io.bundle import read_bundle, write_bundle
 from man_rl.keys import decode_key, encode_key
+from man_rl.ltm.config import RetiredSettingError
 from man_rl.ltm.growth import GrowthLog
 from man_rl.ltm.training import TERMS, TrainingState, adam_options
 from man_rl.registry import Registry
@@ -180,7 +181,7 @@ def load_model(path: str | os.PathLike[str], expect: type[M] | None = None) -> M
         if meta.get("training") is not None:
             model.training_state = _load_training(model, meta["training"], arrays)
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
-        if isinstance(err, CorruptFileError):
+        if isinstance(err, CorruptFileError | RetiredSettingError):
             raise
         raise CorruptFileError(
             f"{Path(path)} holds a {cls.__name__} checkpoint whose contents are inconsistent "

@@ -31,7 +31,6 @@ class ModelOutput(NamedTuple):
     root_hat: torch.Tensor
     mu: torch.Tensor
     log_var: torch.Tensor
-    recalled_logits: torch.Tensor | None  # screens from the prior, for the recall term
 
 
 def _preview(items: Sequence[Hashable], limit: int = 6) -> str:
@@ -197,36 +196,6 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     return value
 
 
-def update_prototypes(
-    prototypes: torch.Tensor,
-    seen: torch.Tensor,
-    root: torch.Tensor,
-    labels: torch.Tensor,
-    rate: float,
-) -> None:
-    """Move the batch's states' ``prototypes`` (in place) toward their encodings' mean.
-
-    A prototype never updated (``seen`` 0) takes the mean at once; after that each batch
-    moves it by ``rate`` of the way. No gradient flows through it.
-
-    Example:
-        >>> protos, seen = torch.zeros(2, 1), torch.zeros(2)
-        >>> update_prototypes(protos, seen, torch.tensor([[2.0], [4.0]]), torch.tensor([1, 1]), 0.5)
-        >>> update_prototypes(protos, seen, torch.tensor([[0.0]]), torch.tensor([1]), 0.5)
-        >>> protos.flatten().tolist(), seen.tolist()
-        ([0.0, 1.5], [0.0, 3.0])
-    """
-    root = root.detach().float()
-    sums = torch.zeros_like(prototypes).index_add_(0, labels, root)
-    ones = torch.ones(len(labels), dtype=root.dtype, device=root.device)
-    counts = torch.zeros_like(seen).index_add_(0, labels, ones)
-    touched = counts > 0
-    means = sums[touched] / counts[touched, None]
-    step = torch.where(seen[touched] > 0, rate, 1.0)
-    prototypes[touched] += step[:, None] * (means - prototypes[touched])
-    seen[touched] += counts[touched]
-
-
 def frames_as_batch(frames: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
     """uint8 ``frames`` as a batch ``[N, *frame_shape]`` (one frame becomes a batch of one)."""
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
@@ -256,5 +225,4 @@ __all__ = [
     "make_generator",
     "recall_generator",
     "resolve_device",
-    "update_prototypes",
 ]

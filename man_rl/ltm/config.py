@@ -42,16 +42,14 @@ from man_rl.ltm.networks import LEGACY_STEM, ConvPlan
 C = TypeVar("C", bound="ModelConfig")
 
 
+class RetiredSettingError(InvalidValueError):
+    """A setting taken out of man_rl, given a value other than the one models still have."""
+
+
 _POSITIVE = ("root_dim", "hidden_dim")
-_NON_NEGATIVE = (
-    "lambda_root",
-    "lambda_association",
-    "kl_weight",
-    "lambda_recognition",
-    "lambda_recall",
-    "prototype_rate",
-    "hard_pixel_weight",
-)
+_NON_NEGATIVE = ("lambda_root", "lambda_association", "kl_weight", "hard_pixel_weight")
+#: A retired setting that any value of is dropped (it did nothing in the models that had it).
+ANY = object()
 
 
 @dataclass(frozen=True)
@@ -70,12 +68,6 @@ class ModelConfig:
         lambda_root: weight of ``||h - h_hat||^2`` (0 turns the term off).
         lambda_association: weight of the reconstruction from ``h`` itself (0 turns it off).
         kl_weight: weight of the KL term (Type B: over the zero padding; 1 is the plain VAE).
-        lambda_recognition: weight of the recognition term (0 turns it off; see each type).
-        lambda_recall: weight of the recall term: the model's own recogniser's
-            cross-entropy on screens decoded from the prior of the batch's states, the
-            recogniser held fixed (:func:`~man_rl.ltm.losses.recall_loss`; 0 turns it off).
-        prototype_rate: how far a batch moves a prototype (a state's running-mean root
-            vector) toward its frames' mean encoding, where a switch uses prototypes.
         root_reduction: ``"sum"`` of ``(h - h_hat)**2`` over the root vector, or ``"mean"``
             (eq. 9's MSE; see :func:`~man_rl.ltm.losses.root_loss`).
         reparameterization: ``"std"`` (``mu + std * eps``) or ``"variance"`` (eq. 4 as
@@ -101,9 +93,6 @@ class ModelConfig:
     lambda_root: float = 1.0
     lambda_association: float = 1.0
     kl_weight: float = 1.0
-    lambda_recognition: float = 0.0
-    lambda_recall: float = 0.0
-    prototype_rate: float = 0.3
     root_reduction: str = "sum"
     reparameterization: str = "std"
     code_bank: int = DEFAULT_CODE_BANK
@@ -114,12 +103,39 @@ class ModelConfig:
     #: Fields added after the checkpoint format was fixed, with the values models of older
     #: files had: a file that lacks one loads with that value, so it rebuilds the same model.
     legacy: ClassVar[dict[str, Any]] = {
-        "lambda_recall": 0.0,
         "code_bank": 0,
         **LEGACY_FORM,
         **LEGACY_HARD_PIXELS,
         **LEGACY_STEM,
     }
+    #: The switches both presets set (the paper's equations, and man_rl's default); each
+    #: type's config adds its own (:mod:`man_rl.ltm.presets`).
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {
+            "lambda_root": 1.0,
+            "lambda_association": 0.0,
+            "kl_weight": 1.0,
+            "root_reduction": "mean",
+            "reparameterization": "std",
+            "code_bank": 0,
+            "hard_pixels": 0,
+            "hard_pixel_weight": 10.0,
+        },
+        "recommended": {
+            "lambda_root": 1.0,
+            "lambda_association": 1.0,
+            "kl_weight": 1.0,
+            "root_reduction": "sum",
+            "reparameterization": "std",
+            "code_bank": DEFAULT_CODE_BANK,
+            "hard_pixels": DEFAULT_HARD_PIXELS,
+            "hard_pixel_weight": 10.0,
+        },
+    }
+    #: Settings taken out (no measurement earned them; issue 22), with the one value every
+    #: model still has (:data:`ANY`: any): an old checkpoint or script that names one with
+    #: that value builds the same model; another value is refused, naming the setting.
+    retired: ClassVar[dict[str, Any]] = {"lambda_recall": 0.0, "prototype_rate": ANY}
 
     def __post_init__(self) -> None:
         plan = self.plan
@@ -164,6 +180,7 @@ class ModelConfig:
         """
         if config is not None and not isinstance(config, cls):
             raise InvalidTypeError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+        overrides = cls.without_retired(overrides)
         unknown = sorted(set(overrides) - set(cls.settings()))
         if unknown:
             raise InvalidValueError(
@@ -173,5 +190,20 @@ class ModelConfig:
         values.update(overrides, frame_shape=frame_shape)
         return cls(**values)
 
+    @classmethod
+    def without_retired(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        """``overrides`` less the retired settings that hold the value models still have."""
+        kept = {}
+        for name, value in overrides.items():
+            if name not in cls.retired:
+                kept[name] = value
+            elif cls.retired[name] is not ANY and value != cls.retired[name]:
+                raise RetiredSettingError(
+                    f"{name}={value!r} is retired: no measurement showed it helping, so "
+                    f"every model now has {name}={cls.retired[name]!r} (a checkpoint that "
+                    "used another value needs the man_rl release that wrote it)"
+                )
+        return kept
 
-__all__ = ["ModelConfig"]
+
+__all__ = ["ANY", "ModelConfig", "RetiredSettingError"]

@@ -14,17 +14,13 @@ joins the softmax's sum).
   state whose screens look most alike (nearest mean root vector ``E(x)``; the mean of the
   known columns without a memory), so a new state starts out recalling its neighbour and
   only has to learn how it differs. An old state's one-hot is 0 there, so its outputs are
-  untouched. With ``condition="prototype"`` the condition is root-vector wide: only the
-  prototype buffers grow, by the new state's mean ``E(x)`` (a zero row where the memory
-  has no frame of it, which its first batch sets). A state head (``lambda_recognition`` /
-  ``lambda_recall``) gets a zero row biased to the mean.
+  untouched.
 - **Type B** keeps the paper's priors, one ``lam``-hot latent dimension per state
   (``latent_dim = K + padding``): a new state is a new dimension after the ``K`` state
   dimensions, the padding unchanged. The encoder's ``mu`` / ``log_var`` rows of it start at
   zero, so every old frame's KL and recognition stay what they were (its new coordinate
   has mean 0, variance 1: the prior's); the long-term decoder gets an input column (a copy
-  of the nearest state's with the state readout, zero reading raw ``z``; prototype rows as
-  Type A's with the prototype readout), the readout's
+  of the nearest state's with the state readout, zero reading raw ``z``), the readout's
   ``sqrt(latent_dim)`` scale stays the built model's (:func:`readout_scale`), and
   ``kl_weights`` grows.
   One dimension per state is kept over a fixed-size code (states as points on a sphere of
@@ -49,9 +45,8 @@ Example:
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -140,7 +135,7 @@ def readout_scale(model: Any) -> float:
 
 
 @dataclass
-class _Start:
+class Start:
     """Where each new state's weights start: the look-alike known state, its own root."""
 
     sources: list[int | None]
@@ -148,7 +143,7 @@ class _Start:
 
 
 @dataclass
-class _Resize:
+class Resize:
     """One tensor of the model replaced by a bigger one.
 
     ``keep[i]`` is where old entry ``i`` (along ``dim``) went.
@@ -161,12 +156,13 @@ class _Resize:
     keep: torch.Tensor
 
 
-def _keep(size: int, at: int, n: int) -> torch.Tensor:
+def keep_places(size: int, at: int, n: int) -> torch.Tensor:
     """New positions of ``size`` old entries after ``n`` are inserted before index ``at``."""
     return torch.cat([torch.arange(at), torch.arange(at, size) + n])
 
 
-def _insert(tensor: torch.Tensor, dim: int, at: int, fill: torch.Tensor) -> torch.Tensor:
+def insert(tensor: torch.Tensor, dim: int, at: int, fill: torch.Tensor) -> torch.Tensor:
+    """``tensor`` with ``fill`` inserted before index ``at`` along ``dim``."""
     size = tensor.shape[dim]
     return torch.cat([tensor.narrow(dim, 0, at), fill, tensor.narrow(dim, at, size - at)], dim)
 
@@ -178,7 +174,7 @@ def _pick(columns: torch.Tensor, sources: list[int | None]) -> torch.Tensor:
     return torch.stack(picked, dim=1)
 
 
-def _state_columns(layer: nn.Linear, k: int, start: _Start, copy: bool = True) -> list[_Resize]:
+def state_columns(layer: nn.Linear, k: int, start: Start, copy: bool = True) -> list[Resize]:
     """New input columns of ``layer`` at ``k`` (after its ``k`` state columns).
 
     ``copy``: each the look-alike state's column (the known ones' mean without one), else 0.
@@ -188,40 +184,16 @@ def _state_columns(layer: nn.Linear, k: int, start: _Start, copy: bool = True) -
     n = len(start.sources)
     fill = _pick(states, start.sources) if copy else weight.new_zeros(weight.shape[0], n)
     value = torch.cat([states, fill, weight[:, k:]], dim=1)
-    return [_Resize(layer, "weight", value, 1, _keep(weight.shape[1], k, n))]
+    return [Resize(layer, "weight", value, 1, keep_places(weight.shape[1], k, n))]
 
 
-def _rows(owner: nn.Module, name: str, fill: torch.Tensor) -> _Resize:
+def _rows(owner: nn.Module, name: str, fill: torch.Tensor) -> Resize:
     """``fill`` appended as new rows of ``owner.name``."""
     old = getattr(owner, name).detach()
-    return _Resize(owner, name, torch.cat([old, fill]), 0, torch.arange(len(old)))
+    return Resize(owner, name, torch.cat([old, fill]), 0, torch.arange(len(old)))
 
 
-def _head_rows(head: nn.Linear, n: int) -> list[_Resize]:
-    bias = head.bias.detach()
-    weight = head.weight.detach()
-    return [
-        _rows(head, "weight", weight.new_zeros(n, weight.shape[1])),
-        _rows(head, "bias", bias.mean().expand(n).clone()),
-    ]
-
-
-def _prototype_rows(model: nn.Module, start: _Start) -> list[_Resize]:
-    """New prototype rows: each state's mean root vector (seen once) where it has frames.
-
-    A state without frames gets zero, unseen: its first batch sets it.
-    """
-    protos = model.prototypes
-    zero = protos.new_zeros(protos.shape[1])
-    rows = [zero if root is None else root.to(protos) for root in start.roots]
-    seen = [0.0 if root is None else 1.0 for root in start.roots]
-    return [
-        _rows(model, "prototypes", torch.stack(rows)),
-        _rows(model, "prototype_seen", model.prototype_seen.new_tensor(seen)),
-    ]
-
-
-def _bank_rows(model: Any, n: int) -> list[_Resize]:
+def bank_rows(model: Any, n: int) -> list[Resize]:
     """Empty rings for ``n`` new states (recall draws their prior until training fills them)."""
     if getattr(model, "bank", None) is None:
         return []
@@ -230,47 +202,10 @@ def _bank_rows(model: Any, n: int) -> list[_Resize]:
     return [_rows(bank, "codes", fill), _rows(bank, "written", bank.written.new_zeros(n))]
 
 
-def _type_a(model: Any, start: _Start) -> list[_Resize]:
-    k, n = len(model.key_index), len(start.sources)
-    changes: list[_Resize] = []
-    if model.config.condition == "one_hot":
-        changes += _state_columns(model.enc_long[0], k, start)
-        changes += _state_columns(model.dec_long[0], k, start)
-    else:
-        changes += _prototype_rows(model, start)
-    if hasattr(model, "state_head"):
-        changes += _head_rows(model.state_head, n)
-    return changes + _bank_rows(model, n)
-
-
-def _type_b(model: Any, start: _Start) -> list[_Resize]:
-    cfg = model.config
-    k, n, latent = len(model.key_index), len(start.sources), cfg.latent_dim
-    last = model.enc_long[-1]  # rows: mu (latent), then log_var (latent)
-    keep = torch.cat([_keep(latent, k, n), _keep(latent, k, n) + latent + n])
-    changes = []
-    for name in ("weight", "bias"):
-        old = getattr(last, name).detach()
-        fill = old.new_zeros((n, *old.shape[1:]))  # mu = 0, log_var = 0: the prior's
-        mu, log_var = old[:latent], old[latent:]
-        value = torch.cat([_insert(mu, 0, k, fill), _insert(log_var, 0, k, fill)])
-        changes.append(_Resize(last, name, value, 0, keep))
-    if cfg.prototype_readout:
-        changes += _prototype_rows(model, start)
-    elif cfg.state_readout:  # dec_long reads softmax(lam z[:K]) * readout_scale(model)
-        changes += _state_columns(model.dec_long[0], k, start)
-    else:  # raw z: an old state's new coordinate is noise, so its column must start at 0
-        changes += _state_columns(model.dec_long[0], k, start, copy=False)
-    return changes + _bank_rows(model, n)
-
-
-_PLANS = {"A": _type_a, "B": _type_b}
-
-
-def _starts(model: Any, new_keys: list[Hashable], memory: ShortTermMemory | None) -> _Start:
+def _starts(model: Any, new_keys: list[Hashable], memory: ShortTermMemory | None) -> Start:
     none: list[Any] = [None] * len(new_keys)
     if memory is None:
-        return _Start(none, list(none))
+        return Start(none, list(none))
     counts = memory.counts()
     known = [i for i, key in enumerate(model.keys) if counts.get(key, 0) > 0]
     device = next(model.parameters()).device
@@ -284,13 +219,13 @@ def _starts(model: Any, new_keys: list[Hashable], memory: ShortTermMemory | None
     with torch.no_grad():
         roots = [mean_root(key) for key in new_keys]
         if not known:
-            return _Start(none, roots)
+            return Start(none, roots)
         table = torch.stack([mean_root(model.keys[i]) for i in known])  # type: ignore[misc]
         sources = [
             None if root is None else known[int((table - root).square().sum(1).argmin())]
             for root in roots
         ]
-    return _Start(sources, roots)
+    return Start(sources, roots)
 
 
 def nearest_known(
@@ -314,9 +249,10 @@ def grow(
     weights (:func:`nearest_known`). The model's training state, if any, is carried over:
     the optimiser now holds the grown parameters, with zero moments at the new entries.
     """
-    kind = getattr(model, "kind", None)
-    if kind not in _PLANS:
-        raise InvalidTypeError(f"only TypeA and TypeB models can grow, got {type(model).__name__}")
+    if not getattr(model, "can_grow", False):
+        raise InvalidTypeError(
+            f"only models with a growth plan (TypeA, TypeB) can grow, got {type(model).__name__}"
+        )
     new: list[Hashable] = []
     for key in keys:
         key = normalize_key(key)
@@ -326,46 +262,27 @@ def grow(
         return []
     start = _starts(model, new, memory)
     with torch.no_grad():
-        changes = _PLANS[kind](model, start)
+        changes = model.growth_changes(start)
     state = getattr(model, "training_state", None)
     for change in changes:
         _apply(change, None if state is None else state.optimizer)
     old_count = len(model.key_index)
     model.key_index = KeyIndex([*model.key_index.keys, *new])
-    if kind == "B":
-        model.config = replace(model.config, latent_dim=model.config.latent_dim + len(new))
-        model.kl_weights = _kl_weights(model)
-        cfg = model.config
-        if cfg.simplex_mean is False and old_count <= cfg.hidden_dim < len(model.key_index):
-            warnings.warn(
-                f"this Type B model now has {len(model.key_index)} states, more than its "
-                f"hidden_dim={cfg.hidden_dim}: with simplex_mean=False its encodings cannot "
-                "reach every prior mean, so recognize() will answer None for many screens; "
-                "build a model that will grow this far with simplex_mean=True",
-                UserWarning,
-                stacklevel=2,
-            )
+    model.after_growth(old_count)
     log = model.growth_log or GrowthLog(old_count)
     step = 0 if state is None else int(state.step)
     model.growth_log = GrowthLog(log.initial_keys, [*log.added_at_step, *[step] * len(new)])
     return new
 
 
-def _kl_weights(model: Any) -> torch.Tensor:
-    cfg = model.config
-    weights = torch.full((cfg.latent_dim,), cfg.kl_weight, device=model.kl_weights.device)
-    weights[: len(model.key_index)] = cfg.class_kl_weight
-    return weights
-
-
-def _embed(old: torch.Tensor, change: _Resize) -> torch.Tensor:
+def _embed(old: torch.Tensor, change: Resize) -> torch.Tensor:
     """``old`` (shaped like the replaced tensor) at its new places; zeros at the new ones."""
     shape = list(old.shape)
     shape[change.dim] = change.value.shape[change.dim]
     return old.new_zeros(shape).index_copy_(change.dim, change.keep.to(old.device), old)
 
 
-def _apply(change: _Resize, optimizer: torch.optim.Optimizer | None) -> None:
+def _apply(change: Resize, optimizer: torch.optim.Optimizer | None) -> None:
     old = getattr(change.owner, change.name)
     if not isinstance(old, nn.Parameter):
         setattr(change.owner, change.name, change.value.contiguous())
@@ -391,8 +308,14 @@ def _apply(change: _Resize, optimizer: torch.optim.Optimizer | None) -> None:
 __all__ = [
     "NEAREST_FRAMES",
     "GrowthLog",
+    "Resize",
+    "Start",
+    "bank_rows",
     "grow",
+    "insert",
+    "keep_places",
     "nearest_known",
     "prior_noise",
     "readout_scale",
+    "state_columns",
 ]

@@ -9,8 +9,6 @@ Both models' losses are sums of these terms (:class:`LossTerms` names them):
 - :func:`root_loss`: ``lambda * ||h - h_hat||^2``, or with ``reduction="mean"`` eq. 9's
   ``lambda MSE(h, h_hat)`` exactly;
 - :func:`association_loss`: the screen decoded from ``h`` itself (man_rl's addition);
-- :func:`recall_loss`: a screen drawn from the prior must be recognised as its state
-  (man_rl's addition);
 - :func:`reparameterize`: eq. 4's sample of ``z`` (``std * eps``; eq. 4's printed
   ``std**2 * eps`` with ``scale="variance"``).
 
@@ -36,10 +34,7 @@ class LossTerms(NamedTuple):
     ``association``: ``lambda_association`` times the screen decoded from ``h`` itself against
     the real one (E and D as the paper's association autoencoder); ``recognition`` (Type B;
     always 0 for Type A, which does not recognise): ``lambda_recognition`` times
-    ``-log p(state | mu)``, the state posterior of the encoding's mean under the priors
-    (Type B), or of the model's state head on ``h`` (Type A); ``recall``:
-    ``lambda_recall`` times the same cross-entropy on screens *recalled* from the prior, so
-    a recalled screen must show its state (:func:`recall_loss`).
+    ``-log p(state | mu)``, the state posterior of the encoding's mean under the priors.
     """
 
     loss: torch.Tensor
@@ -48,7 +43,6 @@ class LossTerms(NamedTuple):
     root: torch.Tensor
     association: torch.Tensor
     recognition: torch.Tensor
-    recall: torch.Tensor
 
     @classmethod
     def of(cls, **terms: torch.Tensor) -> LossTerms:
@@ -59,7 +53,7 @@ class LossTerms(NamedTuple):
 
         Example:
             >>> terms = LossTerms.of(reconstruction=torch.tensor(2.0), kl=torch.tensor(0.5))
-            >>> float(terms.loss), float(terms.recall)
+            >>> float(terms.loss), float(terms.recognition)
             (2.5, 0.0)
         """
         names = cls._fields[1:]
@@ -216,34 +210,12 @@ def autoencoder_terms(out: Any, frames: torch.Tensor, config: Any) -> dict[str, 
     }
 
 
-def frozen(module: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    """``module(*inputs)`` with its weights held fixed: gradients reach the inputs only."""
-    weights = {name: value.detach() for name, value in module.named_parameters()}
-    return torch.func.functional_call(module, weights, inputs)
-
-
-def recall_loss(state_logits: torch.Tensor, labels: torch.Tensor, weight: float) -> torch.Tensor:
-    """``weight`` times the cross-entropy of recalled screens' state logits (man_rl's addition).
-
-    ``state_logits`` come from the model's own recogniser (trained on real screens only,
-    held fixed here through :func:`frozen`) applied to screens drawn from the prior of
-    ``labels``: the gradient teaches the generator to draw what tells the state apart
-    (Breakout's paddle, a MiniGrid agent's cell and heading), which the reconstruction, a
-    sum over every pixel, barely weighs. Without it Type A learned to carry the state in
-    ``z`` and ignore its condition (measured on Breakout: recall at chance).
-    """
-    if weight == 0:
-        return state_logits.new_zeros(())
-    return weight * torch.nn.functional.cross_entropy(state_logits.float(), labels)
-
-
 def decode_all(
     decoder: torch.nn.Module, roots: list[torch.Tensor | None]
 ) -> list[torch.Tensor | None]:
     """Frame logits of ``D(r)`` for each root batch ``r`` given (``None`` stays ``None``).
 
-    One batched decoder call for all of them: ``D(h_hat)``, the association's ``D(h)``, the
-    recall term's screens drawn from the prior.
+    One batched decoder call for all of them: ``D(h_hat)`` and the association's ``D(h)``.
     """
     present = [root for root in roots if root is not None]
     decoded = iter(decoder(torch.cat(present, dim=0)).split([len(r) for r in present]))
@@ -260,9 +232,7 @@ __all__ = [
     "association_loss",
     "autoencoder_terms",
     "decode_all",
-    "frozen",
     "gaussian_kl",
-    "recall_loss",
     "reconstruction_loss",
     "reparameterize",
     "root_loss",

@@ -19,8 +19,10 @@ vector's weight ``lambda`` is 1; sizes (``root_dim``, ``latent_dim``, ``hidden_d
 ``channels``) are the constructors'; ``for_memory`` starts the decoder from the memory's
 average screen (an initialisation, not a term of any equation).
 
-:data:`SWITCHES` says what each departure does. ``TypeA.paper(memory)`` /
-``TypeB.preset("recommended", memory, seed=0)`` build models from them
+Each type's presets are its own, beside it: ``ModelConfig.presets`` holds what both set, and
+``TypeAConfig.presets`` / ``TypeBConfig.presets`` add their switches; :data:`PRESETS` reads
+them from the registered model types. :data:`SWITCHES` says what each departure does.
+``TypeA.paper(memory)`` / ``TypeB.preset("recommended", memory, seed=0)`` build models from them
 (:meth:`~man_rl.ltm.base.LongTermMemory.preset`); ``benchmarks/ablation_bench.py`` measures
 each switch on its own.
 
@@ -33,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from man_rl.errors import InvalidValueError
@@ -40,65 +43,28 @@ from man_rl.errors import InvalidValueError
 #: Config fields that are sizes or seeds, not switches: presets leave them to the caller.
 SIZES = ("frame_shape", "root_dim", "latent_dim", "hidden_dim", "channels", "stem", "seed")
 
-_SHARED_PAPER = {
-    "lambda_root": 1.0,
-    "lambda_association": 0.0,
-    "kl_weight": 1.0,
-    "prototype_rate": 0.3,
-    "lambda_recall": 0.0,
-    "root_reduction": "mean",
-    "reparameterization": "std",
-    "code_bank": 0,
-    "hard_pixels": 0,
-    "hard_pixel_weight": 10.0,
-}
-_SHARED_RECOMMENDED = {
-    **_SHARED_PAPER,
-    "lambda_association": 1.0,
-    "root_reduction": "sum",
-    "code_bank": 64,
-    "hard_pixels": 64,
-}
 
-#: ``kind -> preset name -> {switch: value}``; every switch of the type is named.
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "A": {
-        "paper": {
-            **_SHARED_PAPER,
-            "condition": "one_hot",
-            "condition_scale": "unit",
-            "lambda_recognition": 0.0,
-        },
-        "recommended": {
-            **_SHARED_RECOMMENDED,
-            "condition": "one_hot",
-            "condition_scale": "sqrt_latent",
-            "lambda_recognition": 0.0,
-        },
-    },
-    "B": {
-        "paper": {
-            **_SHARED_PAPER,
-            "lambda_recognition": 0.0,
-            "class_kl_weight": 1.0,
-            "lam": 6.0,
-            "state_readout": False,
-            "state_from_prior": False,
-            "simplex_mean": False,
-            "prototype_readout": False,
-        },
-        "recommended": {
-            **_SHARED_RECOMMENDED,
-            "lambda_recognition": 1.0,
-            "class_kl_weight": 1.0,
-            "lam": 6.0,
-            "state_readout": True,
-            "state_from_prior": True,
-            "simplex_mean": None,
-            "prototype_readout": False,
-        },
-    },
-}
+class _Presets(Mapping[str, dict[str, dict[str, Any]]]):
+    def __getitem__(self, kind: str) -> dict[str, dict[str, Any]]:
+        from man_rl.ltm.checkpoint import model_types
+
+        found = model_types()
+        if kind not in found:
+            raise KeyError(kind)
+        return found[kind].config_class.presets
+
+    def __iter__(self) -> Iterator[str]:
+        from man_rl.ltm.checkpoint import model_types
+
+        return iter(sorted(model_types()))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+#: ``kind -> preset name -> {switch: value}``: each type's own presets (its config's
+#: ``presets``, beside the type), read from the registered model types.
+PRESETS: Mapping[str, dict[str, dict[str, Any]]] = _Presets()
 
 #: What each switch does, paper value first (those on in neither preset included).
 SWITCHES: dict[str, str] = {
@@ -112,7 +78,7 @@ SWITCHES: dict[str, str] = {
     "reparameterization": "'std' (both presets: mu + std * eps) | 'variance': eq. 4 as printed, "
     "mu + std**2 * eps, whose variance is not the one the KL assumes",
     "lambda_recognition": "0 (paper) | 1: cross-entropy of the state posterior "
-    "softmax(lam mu[:K]) at the encoding's mean (Type B; Type A: a state head on h)",
+    "softmax(lam mu[:K]) at the encoding's mean (Type B)",
     "class_kl_weight": "1 (paper and default) | 10: the KL over the latent's one-hot part "
     "weighs 10x, pulling encodings onto their prior means faster but collapsing the recall of "
     "varied screens to one picture per state (Type B)",
@@ -124,12 +90,6 @@ SWITCHES: dict[str, str] = {
     "lam * softmax of it, in the hull of the prior means, which a free linear output cannot "
     "reach with more states than hidden_dim | None (default): True where there are more, so "
     "that screens of other envs stay 'unknown' where the linear mean can work (Type B)",
-    "condition": "'one_hot' (both presets) | 'prototype': c_i is the state's running-mean root "
-    "vector (Type A)",
-    "prototype_readout": "False (both presets) | True: dec_long reads the posterior-weighted "
-    "prototype root vectors (Type B)",
-    "lambda_recall": "0 (both presets) | > 0: recalled screens must be recognised as their "
-    "state by the model's own recogniser, held fixed",
     "code_bank": "0 (paper: recall draws z from the prior) | 64 (default): recall decodes one "
     "of the posterior means of the state's last n training screens (its aggregate posterior; "
     "Type B: the zero padding only), so a state whose screens vary draws one of them rather "

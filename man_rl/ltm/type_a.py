@@ -36,21 +36,18 @@ from man_rl.ltm.common import (
     ModelOutput,
     check_choice,
     make_generator,
-    update_prototypes,
 )
 from man_rl.ltm.config import ModelConfig
+from man_rl.ltm.growth import Resize, Start, bank_rows, state_columns
 from man_rl.ltm.losses import (
     LossTerms,
     autoencoder_terms,
     decode_all,
-    frozen,
     gaussian_kl,
-    recall_loss,
     reparameterize,
 )
 from man_rl.ltm.networks import Decoder, Encoder, init_weights, mlp
 
-CONDITIONS = ("one_hot", "prototype")
 CONDITION_SCALES = ("sqrt_latent", "unit")
 
 
@@ -58,35 +55,33 @@ CONDITION_SCALES = ("sqrt_latent", "unit")
 class TypeAConfig(ModelConfig):
     """Everything that defines a Type A model besides its keys (saved in checkpoints).
 
-    The fields of :class:`ModelConfig`, with ``lambda_recognition`` the weight of a linear
-    state head on ``h`` trained on real screens, and:
+    The fields of :class:`ModelConfig`, and:
 
     Args:
-        condition: ``"one_hot"`` (the paper's ``c_i``, a one-hot of the state) or
-            ``"prototype"``: ``c_i`` is the state's prototype root vector, a running mean of
-            ``E(x)`` over its frames (updated by every training batch, no gradient), so the
-            networks learn to decode root vectors, a skill every state's frames train,
-            instead of one weight column per state.
         condition_scale: ``"sqrt_latent"``: the one-hot ``c_i`` times ``sqrt(latent_dim)``
             (:meth:`~man_rl.ltm.type_a.TypeA.condition`); ``"unit"``: the plain one-hot of
             eq. 3 and 5.
     """
 
-    condition: str = "one_hot"
     condition_scale: str = "sqrt_latent"
 
-    legacy: ClassVar[dict[str, Any]] = {
-        **ModelConfig.legacy,
+    legacy: ClassVar[dict[str, Any]] = {**ModelConfig.legacy, "condition_scale": "sqrt_latent"}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {**ModelConfig.presets["paper"], "condition_scale": "unit"},
+        "recommended": {**ModelConfig.presets["recommended"], "condition_scale": "sqrt_latent"},
+    }
+    #: ``condition="prototype"`` and the state head (``lambda_recognition``, the recall term)
+    #: are retired: no benchmark, notebook or row used them (issue 22).
+    retired: ClassVar[dict[str, Any]] = {
+        **ModelConfig.retired,
         "condition": "one_hot",
         "lambda_recognition": 0.0,
-        "condition_scale": "sqrt_latent",
     }
 
     def __post_init__(self) -> None:
         if self.latent_dim is None:
             raise InvalidValueError("Type A's latent_dim must be an int >= 1, got None")
         super().__post_init__()
-        check_choice("condition", self.condition, CONDITIONS)
         check_choice("condition_scale", self.condition_scale, CONDITION_SCALES)
 
 
@@ -124,6 +119,7 @@ class TypeA(LongTermMemory):
     """
 
     kind = "A"
+    can_grow = True
     config_class = TypeAConfig
 
     def __init__(
@@ -139,35 +135,25 @@ class TypeA(LongTermMemory):
         plan = self.config.plan
         num_keys = len(self.key_index)
         cfg = self.config
-        width = num_keys if cfg.condition == "one_hot" else cfg.root_dim
         # torch's layers draw their first weights from the global RNG; keep it untouched
         # and draw the weights from the model's own seed below.
         with torch.random.fork_rng(devices=[]):
             self.encoder = Encoder(plan, cfg.root_dim)
-            self.enc_long = mlp([width + cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
-            self.dec_long = mlp([width + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
+            self.enc_long = mlp([num_keys + cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
+            self.dec_long = mlp([num_keys + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
             self.decoder = Decoder(plan, cfg.root_dim)
-            if cfg.lambda_recognition > 0 or cfg.lambda_recall > 0:
-                self.state_head = torch.nn.Linear(cfg.root_dim, num_keys)
-        if cfg.condition == "prototype":
-            self.register_buffer("prototypes", torch.zeros(num_keys, cfg.root_dim))
-            self.register_buffer("prototype_seen", torch.zeros(num_keys))
         self.bank = CodeBank(num_keys, cfg.code_bank, cfg.latent_dim) if cfg.code_bank else None
         init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
         self.training_state: Any = None  # set by man_rl.ltm.training.fit
 
     # ------------------------------------------------------------------ the model
     def condition(self, labels: torch.Tensor) -> torch.Tensor:
-        """The state condition ``c_i``.
+        """The state condition ``c_i``: the one-hot of ``labels`` times ``sqrt(latent_dim)``.
 
-        ``"one_hot"``: the one-hot of ``labels`` times ``sqrt(latent_dim)``, scaled so that it
-        has the norm of a draw of ``z ~ N(0, I)`` beside it (a plain one-hot would start out
-        drowned by the noise and take the networks longer to read); with
-        ``condition_scale="unit"`` the plain one-hot. ``"prototype"``: the states'
-        prototype root vectors.
+        Scaled so that it has the norm of a draw of ``z ~ N(0, I)`` beside it (a plain one-hot
+        would start out drowned by the noise and take the networks longer to read); with
+        ``condition_scale="unit"`` the plain one-hot of eqs. 3 and 5.
         """
-        if self.config.condition == "prototype":
-            return self.prototypes[labels]
         one_hot = F.one_hot(labels, len(self.key_index)).to(torch.float32)
         if self.config.condition_scale == "unit":
             return one_hot
@@ -183,35 +169,32 @@ class TypeA(LongTermMemory):
         mu, log_var = self.enc_long(torch.cat([condition, root], dim=1)).chunk(2, dim=1)
         z = reparameterize(mu, log_var, generator, cfg.reparameterization)
         root_hat = self.dec_long(torch.cat([condition, z], dim=1))
-        recalled = None
-        if cfg.lambda_recall > 0:
-            prior = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            recalled = self.dec_long(torch.cat([condition, prior], dim=1))
-        logits, association_logits, recalled_logits = decode_all(
-            self.decoder, [root_hat, root if cfg.lambda_association > 0 else None, recalled]
+        logits, association_logits = decode_all(
+            self.decoder, [root_hat, root if cfg.lambda_association > 0 else None]
         )
-        return TypeAOutput(logits, association_logits, root, root_hat, mu, log_var, recalled_logits)
+        return TypeAOutput(logits, association_logits, root, root_hat, mu, log_var)
 
     def loss(
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
     ) -> LossTerms:
-        """The training loss of a batch and its named terms (prototypes move toward it)."""
+        """The training loss of a batch and its named terms."""
         out = self(frames, labels, generator)
-        if self.config.condition == "prototype":
-            rate = self.config.prototype_rate
-            update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         if self.bank is not None and self.training:
             self.bank.write(labels, out.mu.detach())
         terms = autoencoder_terms(out, frames, self.config)
         terms["kl"] = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
-        if self.config.lambda_recognition > 0:
-            logits = self.state_head(out.root)
-            terms["recognition"] = self.config.lambda_recognition * F.cross_entropy(logits, labels)
-        if out.recalled_logits is not None:
-            seen = frozen(self.encoder, torch.sigmoid(out.recalled_logits))
-            recalled = frozen(self.state_head, seen)
-            terms["recall"] = recall_loss(recalled, labels, self.config.lambda_recall)
         return LossTerms.of(**terms)
+
+    def growth_changes(self, start: Start) -> list[Resize]:
+        """One condition column per new state in enc_long's and dec_long's first layers.
+
+        Each starts as the look-alike known state's (:mod:`man_rl.ltm.growth`); an old
+        state's one-hot is 0 there, so its outputs do not change.
+        """
+        k, n = len(self.key_index), len(start.sources)
+        changes = state_columns(self.enc_long[0], k, start)
+        changes += state_columns(self.dec_long[0], k, start)
+        return changes + bank_rows(self, n)
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ N(0, I).

@@ -55,17 +55,23 @@ from man_rl.ltm.common import (
     ModelOutput,
     check_non_negative,
     make_generator,
-    update_prototypes,
 )
 from man_rl.ltm.config import ModelConfig
-from man_rl.ltm.growth import prior_noise, readout_scale
+from man_rl.ltm.growth import (
+    Resize,
+    Start,
+    bank_rows,
+    insert,
+    keep_places,
+    prior_noise,
+    readout_scale,
+    state_columns,
+)
 from man_rl.ltm.losses import (
     LossTerms,
     autoencoder_terms,
     decode_all,
-    frozen,
     gaussian_kl,
-    recall_loss,
     reparameterize,
 )
 from man_rl.ltm.networks import (
@@ -89,10 +95,12 @@ class TypeBConfig(ModelConfig):
     """Everything that defines a Type B model besides its keys (saved in checkpoints).
 
     The fields of :class:`ModelConfig`, with ``latent_dim`` ``None`` by default (the model
-    makes it ``len(keys) + 16``; it must be >= ``len(keys)``), ``lambda_recognition`` 1 (the
-    weight of ``-log p(state | mu)``) and ``kl_weight`` over the zero padding only, and:
+    makes it ``len(keys) + 16``; it must be >= ``len(keys)``) and ``kl_weight`` over the zero
+    padding only, and:
 
     Args:
+        lambda_recognition: weight of ``-log p(state | mu)``, the recognition term (0 turns
+            it off).
         class_kl_weight: weight of the KL over the one-hot part (1; 10: see
             :mod:`man_rl.ltm.type_b`).
         lam: distance of each prior mean from the origin (the paper's lambda; below 6 the
@@ -105,10 +113,6 @@ class TypeBConfig(ModelConfig):
             encoder's one-hot part (see :mod:`man_rl.ltm.type_b`).
         simplex_mean: the encoder's one-hot mean is ``lam * softmax`` of its output (``None``:
             the model turns it on when states outnumber ``hidden_dim``).
-        prototype_readout: the long-term decoder reads, instead of the K-wide state part
-            of ``z``, the posterior-weighted mean of the states' prototype root vectors
-            (running means of ``E(x)``, no gradient), so its first layer is as wide as the
-            root vector whatever the number of states.
 
     Example:
         >>> TypeBConfig(frame_shape=(8, 8), latent_dim=18).lam
@@ -122,17 +126,36 @@ class TypeBConfig(ModelConfig):
     state_readout: bool = True
     state_from_prior: bool = True
     simplex_mean: bool | None = None
-    prototype_readout: bool = False
 
-    legacy: ClassVar[dict[str, Any]] = {
-        **ModelConfig.legacy,
-        "prototype_readout": False,
-        "simplex_mean": False,
+    legacy: ClassVar[dict[str, Any]] = {**ModelConfig.legacy, "simplex_mean": False}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {
+            **ModelConfig.presets["paper"],
+            "lambda_recognition": 0.0,
+            "class_kl_weight": 1.0,
+            "lam": DEFAULT_LAM,
+            "state_readout": False,
+            "state_from_prior": False,
+            "simplex_mean": False,
+        },
+        "recommended": {
+            **ModelConfig.presets["recommended"],
+            "lambda_recognition": 1.0,
+            "class_kl_weight": DEFAULT_CLASS_KL_WEIGHT,
+            "lam": DEFAULT_LAM,
+            "state_readout": True,
+            "state_from_prior": True,
+            "simplex_mean": None,
+        },
     }
+    #: ``prototype_readout`` and the recall term are retired: no benchmark, notebook or row
+    #: used them (issue 22).
+    retired: ClassVar[dict[str, Any]] = {**ModelConfig.retired, "prototype_readout": False}
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._set("class_kl_weight", check_non_negative("class_kl_weight", self.class_kl_weight))
+        for name in ("lambda_recognition", "class_kl_weight"):
+            self._set(name, check_non_negative(name, getattr(self, name)))
         self._set("lam", check_non_negative("lam", self.lam))
         if self.lam == 0:
             raise InvalidValueError("lam must be > 0, got 0: every state would share one prior")
@@ -143,7 +166,7 @@ class TypeBConfig(ModelConfig):
                 UserWarning,
                 stacklevel=4,
             )
-        for name in ("state_readout", "state_from_prior", "prototype_readout"):
+        for name in ("state_readout", "state_from_prior"):
             self._set_flag(name)
         if self.simplex_mean is not None:
             self._set_flag("simplex_mean")
@@ -185,6 +208,7 @@ class TypeB(LongTermMemory):
     """
 
     kind = "B"
+    can_grow = True
     config_class = TypeBConfig
     recognizes = True
 
@@ -221,12 +245,8 @@ class TypeB(LongTermMemory):
             self.encoder = Encoder(plan, cfg.root_dim)
             self.enc_long = mlp([cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
             # with the readout, the one-hot part reaches dec_long as the posterior (K values)
-            readout = cfg.root_dim if cfg.prototype_readout else num_keys
-            self.dec_long = mlp([readout + cfg.latent_dim - num_keys, cfg.hidden_dim, cfg.root_dim])
+            self.dec_long = mlp([cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
             self.decoder = Decoder(plan, cfg.root_dim)
-        if cfg.prototype_readout:
-            self.register_buffer("prototypes", torch.zeros(num_keys, cfg.root_dim))
-            self.register_buffer("prototype_seen", torch.zeros(num_keys))
         padding = cfg.latent_dim - num_keys
         self.bank = CodeBank(num_keys, cfg.code_bank, padding) if cfg.code_bank else None
         weights = torch.full((cfg.latent_dim,), cfg.kl_weight)
@@ -274,25 +294,15 @@ class TypeB(LongTermMemory):
             noise = torch.randn(means.shape, generator=generator, device=means.device)
             z = torch.cat([means + noise, z[:, k:]], dim=1)
         root_hat = self.decode_root(z)
-        recalled = None
-        if self.config.lambda_recall > 0:
-            means = self.prior_means(labels)
-            prior = means + torch.randn(means.shape, generator=generator, device=means.device)
-            recalled = self.decode_root(prior)
         association = root if self.config.lambda_association > 0 else None
-        logits, association_logits, recalled_logits = decode_all(
-            self.decoder, [root_hat, association, recalled]
-        )
-        return TypeBOutput(logits, association_logits, root, root_hat, mu, log_var, recalled_logits)
+        logits, association_logits = decode_all(self.decoder, [root_hat, association])
+        return TypeBOutput(logits, association_logits, root, root_hat, mu, log_var)
 
     def loss(
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
     ) -> LossTerms:
         """The training loss of a batch and its named terms (KL to each frame's state prior)."""
         out = self(frames, labels, generator)
-        if self.config.prototype_readout:
-            rate = self.config.prototype_rate
-            update_prototypes(self.prototypes, self.prototype_seen, out.root, labels, rate)
         if self.bank is not None and self.training:
             self.bank.write(labels, out.mu.detach()[:, len(self.key_index) :])
         cfg = self.config
@@ -300,11 +310,45 @@ class TypeB(LongTermMemory):
         terms["kl"] = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
         logits = self.state_logits(out.mu)
         terms["recognition"] = cfg.lambda_recognition * F.cross_entropy(logits, labels)
-        if out.recalled_logits is not None:  # recalled screens must be recognised (frozen E)
-            seen = frozen(self.encoder, torch.sigmoid(out.recalled_logits))
-            mu = self.onto_simplex(frozen(self.enc_long, seen).chunk(2, dim=1)[0])
-            terms["recall"] = recall_loss(self.state_logits(mu), labels, cfg.lambda_recall)
         return LossTerms.of(**terms)
+
+    def growth_changes(self, start: Start) -> list[Resize]:
+        """A prior dimension per new state, after the known states' (:mod:`.growth`).
+
+        Its ``mu`` / ``log_var`` rows start at 0 (the prior's), so old frames' KL and
+        recognition stay; dec_long gets an input column (the look-alike state's with the
+        state readout, 0 reading raw ``z``, whose new coordinate is noise).
+        """
+        cfg = self.config
+        k, n, latent = len(self.key_index), len(start.sources), cfg.latent_dim
+        last = self.enc_long[-1]  # rows: mu (latent), then log_var (latent)
+        keep = torch.cat([keep_places(latent, k, n), keep_places(latent, k, n) + latent + n])
+        changes = []
+        for name in ("weight", "bias"):
+            old = getattr(last, name).detach()
+            fill = old.new_zeros((n, *old.shape[1:]))
+            mu, log_var = old[:latent], old[latent:]
+            value = torch.cat([insert(mu, 0, k, fill), insert(log_var, 0, k, fill)])
+            changes.append(Resize(last, name, value, 0, keep))
+        changes += state_columns(self.dec_long[0], k, start, copy=cfg.state_readout)
+        return changes + bank_rows(self, n)
+
+    def after_growth(self, old_count: int) -> None:
+        """One latent dimension and one KL weight more per state added."""
+        added = len(self.key_index) - old_count
+        cfg = self.config = replace(self.config, latent_dim=self.config.latent_dim + added)
+        weights = torch.full((cfg.latent_dim,), cfg.kl_weight, device=self.kl_weights.device)
+        weights[: len(self.key_index)] = cfg.class_kl_weight
+        self.kl_weights = weights
+        if cfg.simplex_mean is False and old_count <= cfg.hidden_dim < len(self.key_index):
+            warnings.warn(
+                f"this Type B model now has {len(self.key_index)} states, more than its "
+                f"hidden_dim={cfg.hidden_dim}: with simplex_mean=False its encodings cannot "
+                "reach every prior mean, so recognize() will answer None for many screens; "
+                "build a model that will grow this far with simplex_mean=True",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def state_logits(self, z: torch.Tensor) -> torch.Tensor:
         """``lam * z[:, :K]``: the log-posterior over states of ``z``, up to a constant.
@@ -336,11 +380,7 @@ class TypeB(LongTermMemory):
         noise on ``K`` dimensions.
         """
         k = len(self.key_index)
-        if self.config.prototype_readout:
-            posterior = torch.softmax(self.state_logits(z), dim=1)
-            # a copy: the batch moves the prototypes in place before the backward pass
-            z = torch.cat([posterior @ self.prototypes.clone(), z[:, k:]], dim=1)
-        elif self.config.state_readout:
+        if self.config.state_readout:
             posterior = torch.softmax(self.state_logits(z), dim=1)
             z = torch.cat([posterior * readout_scale(self), z[:, k:]], dim=1)
         return self.dec_long(z)
