@@ -19,7 +19,9 @@ the judge's training and the checks, as a user waits for them.
 ``python -m benchmarks --only outofbox_bench`` runs them all (hours on 2 cores: run it alone);
 ``python -m benchmarks.outofbox_bench ROW...`` runs the named rows (``empty16``, ``breakout``,
 ``obstacles``, ``doorkey``, and ``steps``: ms a step at 128x128x3 with the stride-4 first
-layer against stride 2); ``--quick`` checks that it runs.
+layer against stride 2); ``--quick`` checks that it runs. ``--grids DIR`` also saves each
+trained model's recall grid (real | 4 recalled samples per state, 1 past 100 states) as
+``DIR/<row>-<type>.png``, to look at before believing a row.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -70,13 +73,17 @@ SUITE = {
 }
 
 
-def rows_for(name: str, memory: ShortTermMemory, budget: float) -> list[Row]:
+def rows_for(
+    name: str, memory: ShortTermMemory, budget: float, grids: Path | None = None, row: str = ""
+) -> list[Row]:
     """One row per type, each with its own judge (as each user run trains one)."""
     rows = []
     for cls in (TypeA, TypeB):
         target = RecallTarget(memory, seed=0)
         model = cls.for_memory(memory, seed=0)
         model.fit(memory, until=target, budget=budget, seed=0, progress=False)
+        if grids is not None:
+            save_grid(model, memory, grids / f"{row or 'quick'}-{cls.kind}.png")
         stopped = target.stopped
         judge = target.judge
         assert judge is not None and stopped is not None
@@ -95,6 +102,16 @@ def rows_for(name: str, memory: ShortTermMemory, budget: float) -> list[Row]:
             )
         )
     return rows
+
+
+def save_grid(model, memory: ShortTermMemory, path: Path) -> None:
+    """The model's recall grid: the real screen beside 4 samples of each state (1 past 100)."""
+    from man_rl.plotting import recall_grid_figure, save_figure
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples = 4 if memory.num_keys <= 100 else 1
+    fig = recall_grid_figure(model, memory=memory, samples=samples, title=path.stem)
+    save_figure(fig, path, dpi=100)
 
 
 def ms_per_step(model, memory: ShortTermMemory, steps: int) -> float:
@@ -128,10 +145,10 @@ def step_rows(shape: tuple[int, ...] = (128, 128, 3), keys: int = 782, steps: in
     return rows
 
 
-def run(quick: bool = False, only: list[str] | None = None) -> list[Row]:
+def run(quick: bool = False, only: list[str] | None = None, grids: Path | None = None) -> list[Row]:
     if quick:
         small = minigrid_memory("MiniGrid-Empty-5x5-v0", steps=200, capacity=4)
-        return rows_for("Empty-5x5 (quick)", small, budget=3.0) + step_rows(
+        return rows_for("Empty-5x5 (quick)", small, budget=3.0, grids=grids) + step_rows(
             (84, 84), keys=4, steps=2
         )
     rows = []
@@ -140,17 +157,23 @@ def run(quick: bool = False, only: list[str] | None = None) -> list[Row]:
             rows += step_rows()
             continue
         suite = SUITE[key]
-        rows += rows_for(suite.name, suite.memory(), suite.budget)
+        rows += rows_for(suite.name, suite.memory(), suite.budget, grids, key)
     return rows
 
 
 def main(argv: list[str]) -> None:
     from benchmarks.harness import machine, render_table
 
+    grids = None
+    if "--grids" in argv:
+        at = argv.index("--grids")
+        if at + 1 >= len(argv):
+            raise SystemExit("--grids needs a folder")
+        grids, argv = Path(argv[at + 1]), argv[:at] + argv[at + 2 :]
     unknown = sorted(set(argv) - {*SUITE, "steps"})
     if unknown:
         raise SystemExit(f"unknown rows {unknown}; choose from {sorted([*SUITE, 'steps'])}")
-    rows = run(only=argv or None)
+    rows = run(only=argv or None, grids=grids)
     print(f"machine: {machine()}")
     print(render_table(rows))
 

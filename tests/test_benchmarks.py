@@ -56,10 +56,11 @@ def test_recall_bench_runs_small_and_its_checks_reject_what_they_must():
     assert not accuracy(SimpleNamespace(accuracy=1.0, ceiling=None))
 
 
-def test_out_of_the_box_suite_runs_small():
+def test_out_of_the_box_suite_runs_small(tmp_path):
     from benchmarks import outofbox_bench
 
-    rows = outofbox_bench.run(quick=True)
+    rows = outofbox_bench.run(quick=True, grids=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quick-A.png", "quick-B.png"]
     assert [r.what.split(" ")[1] for r in rows] == ["A", "B", "A", "B"]
     assert all("defaults" in r.what and r.met in (True, False) for r in rows[:2])
     assert all(" step, 84x84" in r.what and "ms/step" in r.measured for r in rows[2:])
