@@ -212,12 +212,18 @@ def test_a_grown_model_learns_the_states_met_late_in_half_the_steps_of_a_fresh_o
     assert run.met
 
 
-def test_a_linear_mean_type_b_growing_past_hidden_dim_is_warned_once():
+def test_type_b_switches_to_the_simplex_mean_when_it_grows_past_hidden_dim():
     model = TypeB(["a", "b", "c"], (4, 4), hidden_dim=4, seed=0)
-    assert model.config.simplex_mean is False  # 3 states <= 4 hidden units
-    with pytest.warns(UserWarning, match="simplex_mean=True"):
-        model.grow(["d", "e"])  # 5 > 4
+    assert model.config.simplex_mean is None and not model.uses_simplex_mean  # 3 <= 4
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model.grow(["f"])  # already past it: said once
-        TypeB(["a", "b", "c"], (4, 4), hidden_dim=4, simplex_mean=True, seed=0).grow(["d", "e"])
+        model.grow(["d", "e"])  # 5 > 4: switched, nothing to warn about
+    assert model.uses_simplex_mean
+    # only a model told to keep the linear mean is warned, once
+    linear = TypeB(["a", "b", "c"], (4, 4), hidden_dim=4, simplex_mean=False, seed=0)
+    with pytest.warns(UserWarning, match="leave simplex_mean=None"):
+        linear.grow(["d", "e"])
+    assert not linear.uses_simplex_mean
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        linear.grow(["f"])  # already past it: said once

@@ -403,8 +403,8 @@ def test_type_b_reaches_its_prior_means_with_more_states_than_hidden_units(simpl
         frame[i // 8, i % 8] = 255
         memory.add(i, frame)
     model = TypeB.for_memory(memory, seed=0, hidden_dim=8, simplex_mean=simplex)
-    assert TypeB.for_memory(memory, seed=0, hidden_dim=8).config.simplex_mean  # 40 > 8
-    assert not TypeB.for_memory(memory, seed=0, hidden_dim=40).config.simplex_mean
+    assert TypeB.for_memory(memory, seed=0, hidden_dim=8).uses_simplex_mean  # 40 > 8
+    assert not TypeB.for_memory(memory, seed=0, hidden_dim=40).uses_simplex_mean
     model.fit(memory, steps=400, seed=0, progress=False, warmup_steps=0)
     frames = np.stack([memory.queue(i)[0] for i in range(40)])
     nearest = model.prior_distances(frames).argmin(axis=1)
