@@ -54,20 +54,26 @@ def cell_grid(key: Hashable) -> np.ndarray:
     return np.array([[_DECODE[c] for c in row] for row in rows], dtype=np.int64)
 
 
-def is_cell_key(key: Hashable) -> bool:
-    """Whether ``key`` reads as a cell key of at least 2 x 2 cells (a guess from its text)."""
+def _cells(key: Hashable) -> np.ndarray | None:
+    """The grid a cell key of at least 2 x 2 cells names, else ``None`` (a guess from text)."""
     if not isinstance(key, str) or "/" not in key:
-        return False
+        return None
     try:
         grid = cell_grid(key)
     except InvalidValueError:
-        return False
-    return grid.shape[0] >= 2 and grid.shape[1] >= 2
+        return None
+    return grid if grid.shape[0] >= 2 and grid.shape[1] >= 2 else None
+
+
+def is_cell_key(key: Hashable) -> bool:
+    """Whether ``key`` reads as a cell key of at least 2 x 2 cells (a guess from its text)."""
+    return _cells(key) is not None
 
 
 def cell_levels(keys: Iterable[Hashable]) -> int:
     """Grey levels that span ``keys``' cells: the largest digit + 1 (at least 2)."""
-    top = max((int(cell_grid(k).max()) for k in keys if is_cell_key(k)), default=1)
+    grids = (_cells(key) for key in keys)
+    top = max((int(grid.max()) for grid in grids if grid is not None), default=1)
     return max(2, top + 1)
 
 
@@ -77,10 +83,10 @@ def cell_picture(key: Hashable, levels: int | None = None) -> np.ndarray | None:
     ``levels``: the key function's grey levels (``memory.key_settings["levels"]``); default
     the key's own largest level + 1, so its brightest cell is white.
     """
-    if not is_cell_key(key):
+    grid = _cells(key)
+    if grid is None:
         return None
-    grid = cell_grid(key)
-    top = (levels if levels is not None else cell_levels([key])) - 1
+    top = (levels if levels is not None else max(2, int(grid.max()) + 1)) - 1
     return np.clip(np.round(grid * 255.0 / max(top, 1)), 0, 255).astype(np.uint8)
 
 
@@ -91,8 +97,9 @@ def display_key(key: Hashable, width: int = SHORT_KEY) -> str:
         >>> display_key("x" * 40)
         "'xxxxxxxxxxxxxxxxx… #6b7e74"
     """
-    if is_cell_key(key):
-        rows, cols = cell_grid(key).shape
+    grid = _cells(key)
+    if grid is not None:
+        rows, cols = grid.shape
         return f"cells {cols}x{rows} #{digest(key)}"
     text = repr(key)
     if len(text) <= width:

@@ -126,19 +126,8 @@ class LongTermMemory(nn.Module):
             >>> model.config.state_readout, model.config.class_kl_weight
             (False, 1.0)
         """
-        options = presets.preset(cls.kind, name)
-        overrides = cls.config_class.without_retired(overrides)
-        settings = cls.config_class.settings()
-        from_memory = isinstance(memory, ShortTermMemory)
-        allowed = {*settings, "keys"} if from_memory else set(settings)
-        unknown = sorted(set(overrides) - allowed)
-        if unknown:
-            raise InvalidValueError(
-                f"{cls.__name__}.preset got {unknown}, which are not settings of the model; "
-                f"settings: {sorted(allowed)}"
-            )
-        options.update(overrides)
-        if from_memory:
+        options = {**presets.preset(cls.kind, name), **overrides}  # the config checks them
+        if isinstance(memory, ShortTermMemory):
             if frame_shape is not None:
                 raise InvalidValueError("frame_shape comes from the memory; leave it out")
             return cls.for_memory(memory, **options)

@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, TypeVar
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
@@ -186,9 +186,9 @@ class ModelConfig:
             raise InvalidValueError(
                 f"{unknown} are not settings of {cls.__name__}; settings: {cls.settings()}"
             )
-        values = {} if config is None else {f.name: getattr(config, f.name) for f in fields(cls)}
-        values.update(overrides, frame_shape=frame_shape)
-        return cls(**values)
+        if config is None:
+            return cls(frame_shape=frame_shape, **overrides)
+        return replace(config, frame_shape=frame_shape, **overrides)
 
     @classmethod
     def without_retired(cls, overrides: dict[str, Any]) -> dict[str, Any]:

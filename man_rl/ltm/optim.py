@@ -162,11 +162,13 @@ class Precision:
 
     def __init__(
         self,
+        optimizer: torch.optim.Optimizer,
         dtype: torch.dtype | None,
         device: torch.device,
         previous: torch.amp.GradScaler | None = None,
     ) -> None:
-        self.dtype, self.device = dtype, device
+        self.optimizer, self.dtype, self.device = optimizer, dtype, device
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
         self.scaler = scaler_for(previous, dtype, device)
         self.skipped_in_a_row = 0
         self.names: tuple[str, ...] = ()
@@ -175,26 +177,23 @@ class Precision:
         """The context a forward pass runs in."""
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None)
 
-    def backward(self, terms: Any, optimizer: torch.optim.Optimizer) -> list[float]:
+    def backward(self, terms: Any) -> list[float]:
         """Backpropagate ``terms.loss``; the terms' values and the gradient norm, as floats."""
         if self.scaler is None:
             terms.loss.backward()
         else:
             self.scaler.scale(terms.loss).backward()
-            self.scaler.unscale_(optimizer)
-        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+            self.scaler.unscale_(self.optimizer)
         self.names = terms._fields
-        norm = torch.nn.utils.get_total_norm(grads)
+        norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
         return torch.stack([*(t.detach().float() for t in terms), norm]).tolist()
 
-    def step(
-        self, optimizer: torch.optim.Optimizer, values: list[float], step: int, lr: float
-    ) -> None:
+    def step(self, values: list[float], step: int, lr: float) -> None:
         """Apply step ``step`` (1-based), or raise where it diverged."""
         if self.scaler is None or not math.isfinite(values[0]):
             if not all(math.isfinite(v) for v in values):
                 raise TrainingDivergedError(self._diverged(step, values, lr))
-            optimizer.step()
+            self.optimizer.step()
             return
         # the scaler skips a step whose gradient overflowed and lowers its scale
         self.skipped_in_a_row = 0 if math.isfinite(values[-1]) else self.skipped_in_a_row + 1
@@ -206,7 +205,7 @@ class Precision:
                 f"'bf16' or None), or lower the learning rate (lr={lr:g}). The weights were "
                 "left as they were."
             )
-        self.scaler.step(optimizer)
+        self.scaler.step(self.optimizer)
         self.scaler.update()
 
     def _diverged(self, step: int, values: list[float], lr: float) -> str:

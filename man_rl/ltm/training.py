@@ -238,7 +238,7 @@ def fit(
     to_model = torch.from_numpy(_check_memory(model, memory, grow))
     model.to(target)
     state = _training_state(model, lr, seed, target)
-    precision = Precision(amp_dtype, target, state.scaler)
+    precision = Precision(state.optimizer, amp_dtype, target, state.scaler)
     if precision.scaler is not None:  # the scale carries over to the next call
         state.scaler = precision.scaler
     schedule = Warmup(state.optimizer, warmup)
@@ -257,8 +257,8 @@ def fit(
             schedule.before(state.step + 1)
             with precision.autocast():
                 terms = model.loss(x, y, state.generator)
-            values = precision.backward(terms, state.optimizer)
-            precision.step(state.optimizer, values, state.step + 1, schedule.base_lr)
+            values = precision.backward(terms)
+            precision.step(values, state.step + 1, schedule.base_lr)
             state.step += 1
             _record(state, values, bar)
     finally:

@@ -162,13 +162,6 @@ class TypeBConfig(ModelConfig):
         self._set("lam", check_non_negative("lam", self.lam))
         if self.lam == 0:
             raise InvalidValueError("lam must be > 0, got 0: every state would share one prior")
-        if self.lam < DEFAULT_LAM:
-            warnings.warn(
-                f"lam={self.lam} < {DEFAULT_LAM}: the states' priors overlap within 3 sigma, "
-                "so recall can mix states and recognition is less certain",
-                UserWarning,
-                stacklevel=4,
-            )
         for name in ("state_readout", "state_from_prior"):
             self._set_flag(name)
         if self.simplex_mean is not None:
@@ -230,17 +223,23 @@ class TypeB(LongTermMemory):
                 f"Type B needs at least two states to tell apart, got {num_keys} "
                 f"({self.key_index.keys!r}); collect more states or use TypeA"
             )
-        cfg = TypeBConfig.build(frame_shape, config, **overrides)
-        latent_dim = num_keys + DEFAULT_PADDING if cfg.latent_dim is None else cfg.latent_dim
-        if latent_dim < num_keys:
+        if overrides.get("latent_dim", getattr(config, "latent_dim", None)) is None:
+            overrides = {**overrides, "latent_dim": num_keys + DEFAULT_PADDING}
+        self.config = cfg = TypeBConfig.build(frame_shape, config, **overrides)
+        if cfg.latent_dim < num_keys:
             raise InvalidValueError(
                 f"latent_dim must be >= the number of states ({num_keys}): each state's prior "
                 f"mean is its one-hot vector zero-padded to latent_dim, got latent_dim="
-                f"{latent_dim}; leave latent_dim=None for {num_keys} + {DEFAULT_PADDING}"
+                f"{cfg.latent_dim}; leave latent_dim=None for {num_keys} + {DEFAULT_PADDING}"
             )
-        self.config = replace(cfg, latent_dim=latent_dim)
-        plan = self.config.plan
-        cfg = self.config
+        if cfg.lam < DEFAULT_LAM:
+            warnings.warn(
+                f"lam={cfg.lam} < {DEFAULT_LAM}: the states' priors overlap within 3 sigma, so "
+                "recall can mix states and recognition is less certain",
+                UserWarning,
+                stacklevel=2,
+            )
+        plan = cfg.plan
         # torch's layers draw their first weights from the global RNG; keep it untouched
         # and draw the weights from the model's own seed below.
         with torch.random.fork_rng(devices=[]):
