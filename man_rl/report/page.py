@@ -166,8 +166,8 @@ class _KeyNames:
         self.layout, self.pictures = layout, pictures
 
     def of(self, i: int, key: Hashable) -> dict[str, Any]:
-        known = self.layout is not None and key in self.layout.cells
-        out: dict[str, Any] = {"d": self.layout.name(key) if known else display_key(key)}
+        name = display_key(key) if self.layout is None else self.layout.name(key)
+        out: dict[str, Any] = {"d": name}
         picture = cell_picture(key, self.levels)
         if picture is not None:
             big = np.repeat(np.repeat(picture, KEY_PICTURE_SCALE, 0), KEY_PICTURE_SCALE, 1)

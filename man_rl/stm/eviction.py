@@ -176,6 +176,8 @@ def register_eviction(policy: type) -> None:
         ...     name = "keep-first"
         ...     def position(self, size, seen, capacity, rng):
         ...         return size if size < capacity else -1
+        ...     def oldest(self, size, seen, capacity):
+        ...         return 0
         >>> register_eviction(KeepFirst)
         >>> from man_rl import ShortTermMemory
         >>> ShortTermMemory(capacity=2, eviction="keep-first").eviction
