@@ -11,7 +11,10 @@ memory's real frames scores every model. For each type, the models are:
   it (every switch of :func:`man_rl.ltm.presets.departures`);
 - ``paper, eq. 4 as printed``: the paper preset with ``z = mu + std**2 * eps``;
 - ``recommended``: the default (:func:`man_rl.ltm.presets.preset` ``"recommended"``);
-- ``recommended - <switch>``: the default with one switch set back to the paper's value.
+- ``recommended - <switch>``: the default with one switch set back to the paper's value;
+- ``recommended, <switch>=<value>``: the default with a switch both presets set alike given
+  the other value its config tries (:func:`man_rl.ltm.presets.alternatives`), so that every
+  switch of a type has a row.
 
 Every model gets the same budget (``--steps`` Adam steps, batch 32, lr 3e-3, seeds 0) and
 is judged by :func:`man_rl.evaluation.evaluate` (10 recalls per state): judge accuracy (and
@@ -38,7 +41,7 @@ from man_rl import ShortTermMemory, TypeA, TypeB
 from man_rl.envs import random_walk_memory
 from man_rl.evaluation import evaluate, recognition_accuracy, train_judge
 from man_rl.io.atomic import write_json_atomically
-from man_rl.ltm.presets import departures
+from man_rl.ltm.presets import alternatives, departures
 
 ENVS = ("MiniGrid-Empty-8x8-v0", "MiniGrid-Dynamic-Obstacles-5x5-v0")
 #: Random-walk steps that visit (nearly) every state of each env, and frames kept per state.
@@ -56,6 +59,8 @@ def variants(kind: str) -> list[tuple[str, str, dict[str, Any]]]:
     rows.append(("recommended", "recommended", {}))
     for switch, (value, _) in departures(kind).items():
         rows.append((f"recommended - {switch} (={value!r})", "recommended", {switch: value}))
+    for switch, value in alternatives(kind).items():
+        rows.append((f"recommended, {switch}={value!r}", "recommended", {switch: value}))
     return rows
 
 

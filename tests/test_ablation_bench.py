@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.ablation_bench import EQ4_AS_PRINTED, run, table, variants
-from man_rl.ltm.presets import departures
+from man_rl.ltm.presets import alternatives, departures, preset
 
 
 def test_variants_cover_every_switch_both_ways():
@@ -13,7 +13,19 @@ def test_variants_cover_every_switch_both_ways():
         for switch in departures(kind):
             assert sum(name.startswith(f"paper + {switch}=") for name in names) == 1
             assert sum(name.startswith(f"recommended - {switch} ") for name in names) == 1
-        assert len(names) == 3 + 2 * len(departures(kind))
+        for switch in alternatives(kind):
+            assert sum(name.startswith(f"recommended, {switch}=") for name in names) == 1
+        assert len(names) == 3 + 2 * len(departures(kind)) + len(alternatives(kind))
+
+
+def test_every_switch_has_a_row():
+    for kind in ("A", "B"):
+        changed = set()
+        for _, name, overrides in variants(kind):
+            changed |= set(overrides)
+        assert changed == set(preset(kind, "paper"))
+        for switch, value in alternatives(kind).items():  # tried: a value neither preset has
+            assert preset(kind, "paper")[switch] == preset(kind, "recommended")[switch] != value
 
 
 def test_run_judges_every_model_and_tabulates_it():

@@ -132,6 +132,15 @@ class ModelConfig:
             "hard_pixel_weight": 10.0,
         },
     }
+    #: For each switch both presets set alike, the other value the ablation benchmark tries
+    #: on the recommended preset, so that every switch has a measured row; each type's
+    #: config adds its own.
+    tried: ClassVar[dict[str, Any]] = {
+        "lambda_root": 0.0,
+        "kl_weight": 0.1,
+        "reparameterization": "variance",
+        "hard_pixel_weight": 3.0,
+    }
     #: Settings taken out (no measurement earned them; issue 22), with the one value every
     #: model still has (:data:`ANY`: any): an old checkpoint or script that names one with
     #: that value builds the same model; another value is refused, naming the setting.

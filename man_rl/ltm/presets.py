@@ -99,6 +99,12 @@ SWITCHES: dict[str, str] = {
     "that tells states apart is drawn",
     "hard_pixel_weight": "10 (both presets; used only with hard_pixels > 0) | the extra "
     "weight of those errors",
+    "lambda_root": "1 (both presets: eq. 9 / 14's root-vector term) | 0: no root-vector term, "
+    "so the long-term decoder's h_hat is trained only through the screen it decodes",
+    "kl_weight": "1 (both presets: the plain VAE's KL) | 0.1: a weaker pull of the encodings "
+    "towards the prior (Type B: of the zero padding)",
+    "lam": "6 (both presets: the paper's lambda-hot prior means) | 3: prior means closer than "
+    "the N(0, I) noise around them, so states overlap (Type B)",
 }
 
 
@@ -122,4 +128,20 @@ def departures(kind: str) -> dict[str, tuple[Any, Any]]:
     return {k: (v, recommended[k]) for k, v in paper.items() if recommended[k] != v}
 
 
-__all__ = ["PRESETS", "SIZES", "SWITCHES", "departures", "preset"]
+def alternatives(kind: str) -> dict[str, Any]:
+    """``switch -> value`` the ablation tries for every switch both presets set alike.
+
+    Read from the type's config (``tried``), so that with :func:`departures` every switch of
+    the type has a measured row (``benchmarks/ablation_bench.py``).
+
+    Example:
+        >>> alternatives("B")["lam"], "lam" in alternatives("A")
+        (3.0, False)
+    """
+    preset(kind, "paper")  # refuses an unknown kind
+    from man_rl.ltm.checkpoint import model_types
+
+    return dict(model_types()[kind].config_class.tried)
+
+
+__all__ = ["PRESETS", "SIZES", "SWITCHES", "alternatives", "departures", "preset"]

@@ -151,6 +151,7 @@ class TypeBConfig(ModelConfig):
             "simplex_mean": None,
         },
     }
+    tried: ClassVar[dict[str, Any]] = {**ModelConfig.tried, "class_kl_weight": 10.0, "lam": 3.0}
     #: ``prototype_readout`` and the recall term are retired: no benchmark, notebook or row
     #: used them (issue 22).
     retired: ClassVar[dict[str, Any]] = {**ModelConfig.retired, "prototype_readout": False}
