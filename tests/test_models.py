@@ -104,6 +104,9 @@ def test_type_b_checks_its_latent_size_lam_and_state_count():
     assert TypeB.for_memory(stm, latent_dim=3, seed=0).config.latent_dim == 3
     with pytest.warns(UserWarning, match="lam=3.0 < 6"):
         TypeB.for_memory(stm, lam=3.0)
+    with pytest.warns(UserWarning, match="lam=3.0 < 6") as caught:
+        TypeB(stm.keys, stm.frame_shape, lam=3.0)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TypeB.for_memory(stm, lam=6.0)

@@ -24,10 +24,17 @@ from torch import nn
 
 from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError
 from man_rl.ltm import checkpoint, growth, presets
-from man_rl.ltm.common import KeyIndex, check_positive_int, recall_generator
+from man_rl.ltm.bank import CodeBank
+from man_rl.ltm.common import (
+    KeyIndex,
+    ModelOutput,
+    check_positive_int,
+    make_generator,
+    recall_generator,
+)
 from man_rl.ltm.config import ModelConfig
-from man_rl.ltm.losses import LossTerms
-from man_rl.ltm.networks import tensor_to_frames
+from man_rl.ltm.losses import LossTerms, autoencoder_terms, decode_all
+from man_rl.ltm.networks import Decoder, Encoder, init_weights, mlp, tensor_to_frames
 from man_rl.ltm.stopping import StoppingRule, fit_until
 from man_rl.ltm.training import TERMS, fit
 from man_rl.stm.memory import ShortTermMemory
@@ -55,11 +62,13 @@ def mean_frame(memory: ShortTermMemory) -> np.ndarray:
 class LongTermMemory(nn.Module):
     """A model that learns the screens of a short-term memory's states and recalls them.
 
-    Subclasses set ``kind`` (the model type written to checkpoints) and ``config_class``
-    (their :class:`~man_rl.ltm.config.ModelConfig`), build their networks in
-    ``__init__(keys, frame_shape, config=None, **overrides)`` (setting :attr:`key_index` and
-    :attr:`config`), and define
-    ``loss(frames, labels, generator) -> LossTerms`` and
+    ``TypeX(keys, frame_shape, config=None, **overrides)``: the states' keys (their order
+    gives the class indices), the frames' shape, and the type's config and/or overrides of
+    its fields. Subclasses set ``kind`` (the model type written to checkpoints) and
+    ``config_class`` (their :class:`~man_rl.ltm.config.ModelConfig`), make their networks in
+    ``build()`` (:meth:`make_networks` makes the four every type has), and define
+    ``forward(frames, labels, generator) -> ModelOutput`` (:meth:`decode_screens` ends it),
+    their own loss terms ``type_terms(out, labels) -> {name: term}`` and
     ``generate(labels, generator) -> images`` (float ``[B, C, H, W]`` in ``[0, 1]``).
     """
 
@@ -74,6 +83,48 @@ class LongTermMemory(nn.Module):
     config: ModelConfig
     #: The order keys were added, once the model has grown (:mod:`man_rl.ltm.growth`).
     growth_log: growth.GrowthLog | None = None
+
+    def __init__(
+        self,
+        keys: Iterable[Hashable],
+        frame_shape: Sequence[int],
+        config: ModelConfig | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__()
+        self.key_index = KeyIndex(keys)
+        overrides = self.fill_from_keys(config, overrides)
+        self.config = self.config_class.build(frame_shape, config, **overrides)
+        # torch's layers draw their first weights from the global RNG; keep it untouched
+        # and draw the weights from the model's own seed below.
+        with torch.random.fork_rng(devices=[]):
+            self.build()
+        init_weights(self, make_generator(torch.device("cpu"), self.config.seed))
+        self.training_state: Any = None  # set by man_rl.ltm.training.fit
+
+    def fill_from_keys(
+        self, config: ModelConfig | None, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``overrides`` with what the type sizes from the keys (Type B: ``latent_dim``)."""
+        return overrides
+
+    def build(self) -> None:
+        """Make the networks from :attr:`config` and :attr:`key_index`."""
+        raise NotImplementedError
+
+    def make_networks(self, enc_long_in: int, dec_long_in: int, bank_width: int) -> None:
+        """``E``, ``enc_long``, ``dec_long``, ``D`` and the code bank, sized from the config.
+
+        ``enc_long_in`` / ``dec_long_in``: the long-term encoder's / decoder's input sizes;
+        ``bank_width``: the values per banked code.
+        """
+        cfg = self.config
+        self.encoder = Encoder(cfg.plan, cfg.root_dim)
+        self.enc_long = mlp([enc_long_in, cfg.hidden_dim, 2 * cfg.latent_dim])
+        self.dec_long = mlp([dec_long_in, cfg.hidden_dim, cfg.root_dim])
+        self.decoder = Decoder(cfg.plan, cfg.root_dim)
+        states = len(self.key_index)
+        self.bank = CodeBank(states, cfg.code_bank, bank_width) if cfg.code_bank else None
 
     @staticmethod
     def types() -> dict[str, type]:
@@ -170,8 +221,36 @@ class LongTermMemory(nn.Module):
     def loss(
         self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
     ) -> LossTerms:
-        """The training loss of a batch and its named terms."""
+        """The training loss of a batch and its named terms.
+
+        The terms every type has (:func:`~man_rl.ltm.losses.autoencoder_terms`), then the
+        type's own (:meth:`type_terms`); in training, the code bank keeps each frame's
+        :meth:`bank_code`.
+        """
+        out = self(frames, labels, generator)
+        if self.bank is not None and self.training:
+            self.bank.write(labels, self.bank_code(out.mu.detach()))
+        terms = autoencoder_terms(out, frames, self.config)
+        return LossTerms.of(**terms, **self.type_terms(out, labels))
+
+    def type_terms(self, out: ModelOutput, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The type's own loss terms of a batch (its KL first), by name."""
         raise NotImplementedError
+
+    def bank_code(self, mu: torch.Tensor) -> torch.Tensor:
+        """The part of the encodings' means that the code bank keeps (all of it)."""
+        return mu
+
+    def decode_screens(
+        self, root: torch.Tensor, root_hat: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor
+    ) -> ModelOutput:
+        """``forward``'s output: the screens decoded from ``h_hat`` (and from ``h``).
+
+        The screen decoded from ``h`` itself is ``None`` where the association term is off.
+        """
+        association = root if self.config.lambda_association > 0 else None
+        logits, association_logits = decode_all(self.decoder, [root_hat, association])
+        return ModelOutput(logits, association_logits, root, root_hat, mu, log_var)
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``."""

@@ -20,7 +20,7 @@ switch of :class:`TypeAConfig`; :meth:`TypeA.paper` turns them all off
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,25 +28,12 @@ import torch
 from torch.nn import functional as F
 
 from man_rl.errors import InvalidTypeError, InvalidValueError
-from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.checkpoint import register_model_type
-from man_rl.ltm.common import (
-    KeyIndex,
-    ModelOutput,
-    check_choice,
-    make_generator,
-)
+from man_rl.ltm.common import ModelOutput, check_choice
 from man_rl.ltm.config import ModelConfig
 from man_rl.ltm.growth import Resize, Start, bank_rows, state_columns
-from man_rl.ltm.losses import (
-    LossTerms,
-    autoencoder_terms,
-    decode_all,
-    gaussian_kl,
-    reparameterize,
-)
-from man_rl.ltm.networks import Decoder, Encoder, init_weights, mlp
+from man_rl.ltm.losses import gaussian_kl, reparameterize
 
 CONDITION_SCALES = ("sqrt_latent", "unit")
 
@@ -97,10 +84,10 @@ class TypeA(LongTermMemory):
     (any ``H x W``, grey or colour) and key list.
 
     Args:
-        keys: the state keys (their order gives the class indices).
-        frame_shape: ``(H, W)`` or ``(H, W, C)``.
-        config: the settings (:class:`~man_rl.ltm.config.TypeAConfig`; default: its
-            defaults); :meth:`paper` and :meth:`preset` name every switch.
+        keys, frame_shape: the states' keys and the frames' ``(H, W)`` or ``(H, W, C)``
+            (:class:`~man_rl.ltm.base.LongTermMemory`).
+        config: a :class:`~man_rl.ltm.type_a.TypeAConfig` (default: its defaults);
+            :meth:`paper` and :meth:`preset` name every switch.
         overrides: any config field, e.g. ``latent_dim=8`` or ``seed=0`` (``seed=None``, the
             default: fresh entropy, recorded in ``config``).
 
@@ -108,43 +95,23 @@ class TypeA(LongTermMemory):
         >>> import numpy as np
         >>> from man_rl import ShortTermMemory, TypeA
         >>> stm = ShortTermMemory(capacity=4)
-        >>> for key, value in [("dark", 0), ("light", 255)]:
-        ...     stm.add(key, np.full((6, 5), value, dtype=np.uint8))
+        >>> stm.add("dark", np.zeros((6, 5), dtype=np.uint8))
+        >>> stm.add("light", np.full((6, 5), 255, dtype=np.uint8))
         >>> model = TypeA.for_memory(stm, seed=0)
-        >>> history = model.fit(stm, steps=60, lr=0.01, seed=0, progress=False)
-        >>> bool(model.recall("light", n=2, seed=0).mean() > 200)
-        True
-        >>> model.recall("dark", n=1, seed=0).shape
-        (1, 6, 5)
+        >>> _ = model.fit(stm, steps=60, lr=0.01, seed=0, progress=False)
+        >>> screens = model.recall("light", n=2, seed=0)
+        >>> screens.shape, bool(screens.mean() > 200)
+        ((2, 6, 5), True)
     """
 
     kind = "A"
     can_grow = True
     config_class = TypeAConfig
 
-    def __init__(
-        self,
-        keys: Iterable[Hashable],
-        frame_shape: Sequence[int],
-        config: TypeAConfig | None = None,
-        **overrides: Any,
-    ) -> None:
-        super().__init__()
-        self.key_index = KeyIndex(keys)
-        self.config = TypeAConfig.build(frame_shape, config, **overrides)
-        plan = self.config.plan
-        num_keys = len(self.key_index)
-        cfg = self.config
-        # torch's layers draw their first weights from the global RNG; keep it untouched
-        # and draw the weights from the model's own seed below.
-        with torch.random.fork_rng(devices=[]):
-            self.encoder = Encoder(plan, cfg.root_dim)
-            self.enc_long = mlp([num_keys + cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
-            self.dec_long = mlp([num_keys + cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
-            self.decoder = Decoder(plan, cfg.root_dim)
-        self.bank = CodeBank(num_keys, cfg.code_bank, cfg.latent_dim) if cfg.code_bank else None
-        init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
-        self.training_state: Any = None  # set by man_rl.ltm.training.fit
+    def build(self) -> None:
+        """The networks: ``enc_long`` reads ``[c_i, h]``, ``dec_long`` ``[c_i, z]``."""
+        k, cfg = len(self.key_index), self.config
+        self.make_networks(k + cfg.root_dim, k + cfg.latent_dim, cfg.latent_dim)
 
     # ------------------------------------------------------------------ the model
     def condition(self, labels: torch.Tensor) -> torch.Tensor:
@@ -169,21 +136,11 @@ class TypeA(LongTermMemory):
         mu, log_var = self.enc_long(torch.cat([condition, root], dim=1)).chunk(2, dim=1)
         z = reparameterize(mu, log_var, generator, cfg.reparameterization)
         root_hat = self.dec_long(torch.cat([condition, z], dim=1))
-        logits, association_logits = decode_all(
-            self.decoder, [root_hat, root if cfg.lambda_association > 0 else None]
-        )
-        return TypeAOutput(logits, association_logits, root, root_hat, mu, log_var)
+        return self.decode_screens(root, root_hat, mu, log_var)
 
-    def loss(
-        self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
-    ) -> LossTerms:
-        """The training loss of a batch and its named terms."""
-        out = self(frames, labels, generator)
-        if self.bank is not None and self.training:
-            self.bank.write(labels, out.mu.detach())
-        terms = autoencoder_terms(out, frames, self.config)
-        terms["kl"] = self.config.kl_weight * gaussian_kl(out.mu, out.log_var)
-        return LossTerms.of(**terms)
+    def type_terms(self, out: TypeAOutput, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The KL to ``N(0, I)``."""
+        return {"kl": self.config.kl_weight * gaussian_kl(out.mu, out.log_var)}
 
     def growth_changes(self, start: Start) -> list[Resize]:
         """One condition column per new state in enc_long's and dec_long's first layers.

@@ -39,7 +39,7 @@ Where this departs from a plain reading of the paper, and why (each measured on 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -49,15 +49,9 @@ from torch.nn import functional as F
 
 from man_rl.errors import InvalidValueError
 from man_rl.ltm import recognition
-from man_rl.ltm.bank import CodeBank
 from man_rl.ltm.base import LongTermMemory
 from man_rl.ltm.checkpoint import register_model_type
-from man_rl.ltm.common import (
-    KeyIndex,
-    ModelOutput,
-    check_non_negative,
-    make_generator,
-)
+from man_rl.ltm.common import ModelOutput, check_non_negative
 from man_rl.ltm.config import ModelConfig
 from man_rl.ltm.growth import (
     Resize,
@@ -69,19 +63,7 @@ from man_rl.ltm.growth import (
     readout_scale,
     state_columns,
 )
-from man_rl.ltm.losses import (
-    LossTerms,
-    autoencoder_terms,
-    decode_all,
-    gaussian_kl,
-    reparameterize,
-)
-from man_rl.ltm.networks import (
-    Decoder,
-    Encoder,
-    init_weights,
-    mlp,
-)
+from man_rl.ltm.losses import gaussian_kl, reparameterize
 from man_rl.ltm.recognition import DEFAULT_RADIUS
 
 #: Latent dimensions added after the one-hot part by default (the paper's zero padding).
@@ -209,15 +191,10 @@ class TypeB(LongTermMemory):
     config_class = TypeBConfig
     recognizes = True
 
-    def __init__(
-        self,
-        keys: Iterable[Hashable],
-        frame_shape: Sequence[int],
-        config: TypeBConfig | None = None,
-        **overrides: Any,
-    ) -> None:
-        super().__init__()
-        self.key_index = KeyIndex(keys)
+    def fill_from_keys(
+        self, config: ModelConfig | None, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``latent_dim`` ``None`` (the default) is the number of states + the padding."""
         num_keys = len(self.key_index)
         if num_keys < 2:
             raise InvalidValueError(
@@ -226,7 +203,11 @@ class TypeB(LongTermMemory):
             )
         if overrides.get("latent_dim", getattr(config, "latent_dim", None)) is None:
             overrides = {**overrides, "latent_dim": num_keys + DEFAULT_PADDING}
-        self.config = cfg = TypeBConfig.build(frame_shape, config, **overrides)
+        return overrides
+
+    def build(self) -> None:
+        """The networks: ``enc_long`` reads ``h``, ``dec_long`` ``z`` (no condition)."""
+        num_keys, cfg = len(self.key_index), self.config
         if cfg.latent_dim < num_keys:
             raise InvalidValueError(
                 f"latent_dim must be >= the number of states ({num_keys}): each state's prior "
@@ -238,24 +219,13 @@ class TypeB(LongTermMemory):
                 f"lam={cfg.lam} < {DEFAULT_LAM}: the states' priors overlap within 3 sigma, so "
                 "recall can mix states and recognition is less certain",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        plan = cfg.plan
-        # torch's layers draw their first weights from the global RNG; keep it untouched
-        # and draw the weights from the model's own seed below.
-        with torch.random.fork_rng(devices=[]):
-            self.encoder = Encoder(plan, cfg.root_dim)
-            self.enc_long = mlp([cfg.root_dim, cfg.hidden_dim, 2 * cfg.latent_dim])
-            # with the readout, the one-hot part reaches dec_long as the posterior (K values)
-            self.dec_long = mlp([cfg.latent_dim, cfg.hidden_dim, cfg.root_dim])
-            self.decoder = Decoder(plan, cfg.root_dim)
-        padding = cfg.latent_dim - num_keys
-        self.bank = CodeBank(num_keys, cfg.code_bank, padding) if cfg.code_bank else None
+        # with the readout, the one-hot part reaches dec_long as the posterior (K values)
+        self.make_networks(cfg.root_dim, cfg.latent_dim, cfg.latent_dim - num_keys)
         weights = torch.full((cfg.latent_dim,), cfg.kl_weight)
         weights[:num_keys] = cfg.class_kl_weight
         self.register_buffer("kl_weights", weights, persistent=False)
-        init_weights(self, make_generator(torch.device("cpu"), cfg.seed))
-        self.training_state: Any = None  # set by man_rl.ltm.training.fit
 
     # ------------------------------------------------------------------ the model
     def prior_means(self, labels: torch.Tensor) -> torch.Tensor:
@@ -307,24 +277,17 @@ class TypeB(LongTermMemory):
             means = self.prior_means(labels)[:, :k]
             noise = torch.randn(means.shape, generator=generator, device=means.device)
             z = torch.cat([means + noise, z[:, k:]], dim=1)
-        root_hat = self.decode_root(z)
-        association = root if self.config.lambda_association > 0 else None
-        logits, association_logits = decode_all(self.decoder, [root_hat, association])
-        return TypeBOutput(logits, association_logits, root, root_hat, mu, log_var)
+        return self.decode_screens(root, self.decode_root(z), mu, log_var)
 
-    def loss(
-        self, frames: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None
-    ) -> LossTerms:
-        """The training loss of a batch and its named terms (KL to each frame's state prior)."""
-        out = self(frames, labels, generator)
-        if self.bank is not None and self.training:
-            self.bank.write(labels, out.mu.detach()[:, len(self.key_index) :])
-        cfg = self.config
-        terms = autoencoder_terms(out, frames, cfg)
-        terms["kl"] = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
-        logits = self.state_logits(out.mu)
-        terms["recognition"] = cfg.lambda_recognition * F.cross_entropy(logits, labels)
-        return LossTerms.of(**terms)
+    def type_terms(self, out: TypeBOutput, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The KL to each frame's state prior, and the recognition term."""
+        kl = gaussian_kl(out.mu, out.log_var, self.prior_means(labels), self.kl_weights)
+        cross_entropy = F.cross_entropy(self.state_logits(out.mu), labels)
+        return {"kl": kl, "recognition": self.config.lambda_recognition * cross_entropy}
+
+    def bank_code(self, mu: torch.Tensor) -> torch.Tensor:
+        """The zero padding of ``mu`` (the one-hot part is the state's)."""
+        return mu[:, len(self.key_index) :]
 
     def growth_changes(self, start: Start) -> list[Resize]:
         """A prior dimension per new state, after the known states' (:mod:`.growth`).
