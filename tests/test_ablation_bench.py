@@ -21,7 +21,7 @@ def test_variants_cover_every_switch_both_ways():
 def test_every_switch_has_a_row():
     for kind in ("A", "B"):
         changed = set()
-        for _, name, overrides in variants(kind):
+        for _, _, overrides in variants(kind):
             changed |= set(overrides)
         assert changed == set(preset(kind, "paper"))
         for switch, value in alternatives(kind).items():  # tried: a value neither preset has

@@ -64,6 +64,20 @@ def test_the_warmup_counts_the_model_s_steps_over_calls(cls):
     assert same_weights(past, whole)
 
 
+def test_an_lr_given_mid_warmup_is_the_new_base_and_leaves_no_scheduler_state(tmp_path):
+    stm = toy_memory()
+    model = TypeA.for_memory(stm, seed=0)
+    model.fit(stm, 2, lr=1e-2, seed=0, progress=False, device="cpu", warmup_steps=10)
+    seen = []
+    optimizer = model.training_state.optimizer
+    optimizer.register_step_pre_hook(lambda opt, *_: seen.append(opt.param_groups[0]["lr"]))
+    model.fit(stm, 2, lr=4e-3, progress=False, device="cpu", warmup_steps=10)
+    assert seen == pytest.approx([4e-3 * 3 / 10, 4e-3 * 4 / 10])  # steps 3 and 4 of 10
+    assert optimizer.param_groups[0]["lr"] == 4e-3
+    assert "initial_lr" not in optimizer.state_dict()["param_groups"][0]
+    model.save(tmp_path / "model.pt")  # what is saved is the optimizer's own state
+
+
 def test_warmup_factor_ramps_linearly_and_zero_turns_it_off():
     assert [warmup_factor(step, 4) for step in range(1, 7)] == [0.25, 0.5, 0.75, 1, 1, 1]
     assert warmup_factor(1, 0) == 1.0

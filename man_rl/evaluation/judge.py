@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Hashable
@@ -356,15 +355,14 @@ def train_judge(
     plan = judge_plan(memory.frame_shape)
     net = JudgeNet(plan, memory.frame_shape, len(keys), generator)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     train_labels = torch.from_numpy(train_y)
     net.train()
     losses: list[float] = []
     right: list[bool] = []
     with TorchThreads(threads) as chosen:
-        for step in range(steps):
+        for _ in range(steps):
             chosen.update()
-            for group in optimizer.param_groups:
-                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
             classes = torch.randint(len(keys), (batch_size,), generator=generator)
             offsets = (torch.rand(batch_size, generator=generator) * train_counts[classes]).long()
             index = starts[classes] + offsets
@@ -373,6 +371,7 @@ def train_judge(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            schedule.step()
             losses.append(float(loss.detach()))
             right.append(bool((logits.argmax(1) == train_labels[index]).all()))
             recent = slice(-_PATIENCE, None)

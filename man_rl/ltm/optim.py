@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -125,30 +126,51 @@ MAX_SKIPPED_STEPS = 30
 class Warmup:
     """The model's first ``steps`` steps ramp the learning rate up linearly to its base rate.
 
-    Counted over all ``fit`` calls (``before`` gets the model's step), so a model trained past
-    them is unaffected; the optimizer keeps the base rates (:meth:`restore`).
+    A :class:`torch.optim.lr_scheduler.LambdaLR` over this call's steps, of
+    :func:`warmup_factor` at the model's step (``first`` is the call's first one), so the ramp
+    counts over all ``fit`` calls and a model trained past it is unaffected. The base rate is
+    the groups' rate now (an ``lr`` given to this call counts); :meth:`restore` puts it back.
+
+    Example:
+        >>> layer = torch.nn.Linear(2, 1)
+        >>> optimizer = torch.optim.Adam(layer.parameters(), lr=0.4)
+        >>> warmup = Warmup(optimizer, steps=4, first=2)
+        >>> rates = []
+        >>> for _ in range(3):
+        ...     rates.append(optimizer.param_groups[0]["lr"])
+        ...     optimizer.step()
+        ...     warmup.after_step()
+        >>> [round(rate, 6) for rate in rates]
+        [0.2, 0.3, 0.4]
+        >>> warmup.restore()
+        >>> optimizer.param_groups[0]["lr"]
+        0.4
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, steps: int) -> None:
-        self.optimizer, self.steps = optimizer, steps
-        self.base = [group["lr"] for group in optimizer.param_groups]
+    def __init__(self, optimizer: torch.optim.Optimizer, steps: int, first: int) -> None:
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group["initial_lr"] = group["lr"]  # LambdaLR's base rate: this call's
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda i: warmup_factor(first + i, steps)
+        )
 
     @property
     def base_lr(self) -> float:
         """The first group's base rate (for messages)."""
-        return float(self.base[0])
+        return float(self.scheduler.base_lrs[0])
 
-    def before(self, step: int) -> None:
-        """Set the rates of the model's ``step``-th step (1-based)."""
-        if step <= self.steps:  # past it, the groups hold the base rates
-            factor = warmup_factor(step, self.steps)
-            for group, base in zip(self.optimizer.param_groups, self.base, strict=True):
-                group["lr"] = base * factor
+    def after_step(self) -> None:
+        """Set the rates of the next step."""
+        with warnings.catch_warnings():  # an fp16 step the scaler skipped is still a step
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+            self.scheduler.step()
 
     def restore(self) -> None:
-        """Put the base rates back."""
-        for group, base in zip(self.optimizer.param_groups, self.base, strict=True):
+        """Put the base rates back (the optimizer's saved state stays as it was)."""
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs, strict=True):
             group["lr"] = base
+            group.pop("initial_lr", None)
 
 
 class Precision:

@@ -241,7 +241,7 @@ def fit(
     precision = Precision(state.optimizer, amp_dtype, target, state.scaler)
     if precision.scaler is not None:  # the scale carries over to the next call
         state.scaler = precision.scaler
-    schedule = Warmup(state.optimizer, warmup)
+    schedule = Warmup(state.optimizer, warmup, first=state.step + 1)
     bar = progress_bar(steps, progress, f"fit {type(model).__name__}")
     plan = TorchThreads(threads)
     try:
@@ -254,12 +254,12 @@ def fit(
             x = frames_to_tensor(frames, target)
             y = to_model[torch.from_numpy(labels)].to(target)
             state.optimizer.zero_grad(set_to_none=True)
-            schedule.before(state.step + 1)
             with precision.autocast():
                 terms = model.loss(x, y, state.generator)
             values = precision.backward(terms)
             precision.step(values, state.step + 1, schedule.base_lr)
             state.step += 1
+            schedule.after_step()
             _record(state, values, bar)
     finally:
         plan.__exit__(None, None, None)
