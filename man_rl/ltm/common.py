@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from man_rl.checks import check_int
 from man_rl.errors import InvalidTypeError, InvalidValueError, UnknownKeyError
 from man_rl.keys import normalize_key, short_repr
 
@@ -162,22 +163,14 @@ def recall_generator(
     return make_generator(device, seed)
 
 
-def _check_int(name: str, value: object, minimum: int, hint: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidTypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise InvalidValueError(f"{name} must be >= {minimum}{hint}, got {value}")
-    return int(value)
-
-
 def check_positive_int(name: str, value: object) -> int:
     """``value`` as an int >= 1, or an error naming ``name`` and showing the value."""
-    return _check_int(name, value, 1)
+    return check_int(name, value, minimum=1)
 
 
-def check_count(name: str, value: object) -> int:
-    """``value`` as an int >= 0, or an error naming ``name`` and showing the value."""
-    return _check_int(name, value, 0, " (0 turns it off)")
+def check_count_or_off(name: str, value: object) -> int:
+    """``value`` as an int >= 0 (0: off), or an error naming ``name`` and showing the value."""
+    return check_int(name, value, minimum=0, hint=" (0 turns it off)")
 
 
 def check_non_negative(name: str, value: object) -> float:
@@ -217,6 +210,7 @@ __all__ = [
     "KeyIndex",
     "ModelOutput",
     "check_choice",
+    "check_count_or_off",
     "check_non_negative",
     "check_positive_int",
     "check_seed",

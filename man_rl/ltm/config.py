@@ -24,7 +24,7 @@ from man_rl.errors import InvalidTypeError, InvalidValueError
 from man_rl.ltm.bank import DEFAULT_CODE_BANK
 from man_rl.ltm.common import (
     check_choice,
-    check_count,
+    check_count_or_off,
     check_non_negative,
     check_positive_int,
     check_seed,
@@ -159,8 +159,8 @@ class ModelConfig:
             self._set(name, check_non_negative(name, getattr(self, name)))
         check_choice("root_reduction", self.root_reduction, ROOT_REDUCTIONS)
         check_choice("reparameterization", self.reparameterization, REPARAMETERIZATIONS)
-        self._set("code_bank", check_count("code_bank", self.code_bank))
-        self._set("hard_pixels", check_count("hard_pixels", self.hard_pixels))
+        self._set("code_bank", check_count_or_off("code_bank", self.code_bank))
+        self._set("hard_pixels", check_count_or_off("hard_pixels", self.hard_pixels))
         self._set("seed", fresh_seed() if self.seed is None else check_seed(self.seed))
 
     def _set(self, name: str, value: Any) -> None:

@@ -38,7 +38,7 @@ from man_rl.keys import short_repr
 from man_rl.ltm import growth
 from man_rl.ltm.common import (
     KeyIndex,
-    check_count,
+    check_count_or_off,
     check_positive_int,
     check_seed,
     fresh_seed,
@@ -228,7 +228,9 @@ def fit(
     """
     steps = check_positive_int("steps", steps)
     warmup = (
-        DEFAULT_WARMUP_STEPS if warmup_steps is None else check_count("warmup_steps", warmup_steps)
+        DEFAULT_WARMUP_STEPS
+        if warmup_steps is None
+        else check_count_or_off("warmup_steps", warmup_steps)
     )
     batch = (
         DEFAULT_BATCH_SIZE if batch_size is None else check_positive_int("batch_size", batch_size)

@@ -18,6 +18,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from man_rl.checks import check_int
 from man_rl.errors import InvalidTypeError, InvalidValueError
 from man_rl.key_names import cell_levels, cell_picture
 from man_rl.layout import Layout
@@ -27,7 +28,6 @@ from man_rl.plotting.table import (
     MIN_FONT,
     Caption,
     Item,
-    check_count,
     draw_table,
 )
 
@@ -79,7 +79,7 @@ def recall_grid(
         raise InvalidValueError(
             "recalled is empty: pass key -> recalled frame for at least one state"
         )
-    check_count(samples, "samples")
+    check_int("samples", samples, minimum=1)
     marks = _unseen_labels(unseen, layout)
     stacks = {
         layout_key(layout, k, "recalled"): as_frames(v, f"recalled[{k!r}]")

@@ -25,7 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from man_rl.errors import InvalidTypeError, InvalidValueError
+from man_rl.checks import check_int
+from man_rl.errors import InvalidValueError
 
 #: Smallest font size (points) of any text in a grid: labels, headers, marks.
 MIN_FONT = 8.0
@@ -57,15 +58,6 @@ class Caption:
 _CAPTION_PICTURE = 0.3
 
 
-def check_count(value: object, what: str) -> int:
-    """``value`` as an int, or a clear error unless it is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise InvalidTypeError(f"{what} must be an int, got {value!r}")
-    if value < 1:
-        raise InvalidValueError(f"{what} must be >= 1, got {value}")
-    return int(value)
-
-
 def draw_table(
     cells: list[list[tuple[Item, ...] | None]],
     *,
@@ -92,7 +84,7 @@ def draw_table(
     height, width = frame_hw
     if max_cols is None:
         max_cols = max(1, 20 // slots)
-    check_count(max_cols, "max_cols")
+    check_int("max_cols", max_cols, minimum=1)
     bands = math.ceil(cols / max_cols)
     per_band = math.ceil(cols / bands)
     if cell_size is None:
@@ -300,4 +292,4 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-__all__ = ["INTERPOLATION", "MIN_FONT", "Caption", "Item", "check_count", "draw_table"]
+__all__ = ["INTERPOLATION", "MIN_FONT", "Caption", "Item", "draw_table"]

@@ -3,10 +3,6 @@
 Example:
     >>> check_capacity(3), check_shape([4, 5, 3])
     (3, (4, 5, 3))
-    >>> check_count("batch_size", 0, minimum=1)
-    Traceback (most recent call last):
-    ...
-    man_rl.errors.InvalidValueError: batch_size must be >= 1, got 0
 """
 
 from __future__ import annotations
@@ -40,15 +36,6 @@ def check_shape(shape: Iterable[Any]) -> tuple[int, ...]:
     return tuple(int(d) for d in shape)
 
 
-def check_count(name: str, value: Any, *, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, or an error naming ``name`` and showing the value."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidTypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise InvalidValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def check_frame(frame: Any, frame_shape: tuple[int, ...] | None) -> None:
     """Refuse what is not a uint8 ``(H, W)`` / ``(H, W, C)`` frame of ``frame_shape`` (if set)."""
     if not isinstance(frame, np.ndarray):
@@ -68,4 +55,4 @@ def check_frame(frame: Any, frame_shape: tuple[int, ...] | None) -> None:
         )
 
 
-__all__ = ["check_capacity", "check_count", "check_frame", "check_shape"]
+__all__ = ["check_capacity", "check_frame", "check_shape"]

@@ -25,10 +25,11 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from man_rl.checks import check_int
 from man_rl.errors import EmptyMemoryError, InvalidTypeError, InvalidValueError, UnknownKeyError
 from man_rl.keys import normalize_key, short_repr
 from man_rl.stm import files
-from man_rl.stm.checks import check_capacity, check_count, check_frame, check_shape
+from man_rl.stm.checks import check_capacity, check_frame, check_shape
 from man_rl.stm.eviction import Eviction, eviction_policy
 from man_rl.stm.fits import worst_case_fits
 from man_rl.stm.folder import StorageFolder
@@ -253,7 +254,7 @@ class ShortTermMemory(MemoryFiles):
             >>> stm.add("a", np.zeros((4, 4), np.uint8)); len(stm), stm.num_keys
             (1, 1)
         """
-        num_keys = check_count("num_keys", num_keys, minimum=0)
+        num_keys = check_int("num_keys", num_keys, minimum=0)
         self._check_open()
         self._rings.reserve(num_keys)
 
@@ -317,7 +318,7 @@ class ShortTermMemory(MemoryFiles):
         if self._closed:
             self._check_open()
         if type(batch_size) is not int or batch_size < 1:
-            batch_size = check_count("batch_size", batch_size, minimum=1)
+            batch_size = check_int("batch_size", batch_size, minimum=1)
         if self._queues.held == 0:
             raise EmptyMemoryError(
                 "cannot sample: the short-term memory is empty; add frames first (run the "
