@@ -280,3 +280,22 @@ def test_mixed_precision_on_cuda_loads_on_cpu(precision, tmp_path):
     model.save(tmp_path / "m.manrl")
     loaded = TypeB.load(tmp_path / "m.manrl")
     assert loaded.device.type == "cpu" and loaded.recognize(stm.queue("light")) == ["light"] * 3
+
+
+def test_the_method_and_the_function_take_the_same_keywords_with_the_same_defaults():
+    import inspect
+
+    from man_rl.ltm import LongTermMemory
+
+    def keywords(function, leave_out):
+        params = inspect.signature(function).parameters.values()
+        return {
+            p.name: (p.default, p.annotation)
+            for p in params
+            if p.kind is p.KEYWORD_ONLY and p.name not in leave_out
+        }
+
+    method = keywords(LongTermMemory.fit, {"until", "budget"})
+    function = keywords(fit, {"sampler"})
+    # the method adds the stopping rule; the function the sampler (a stopping rule's hook)
+    assert method == function and len(method) >= 10
