@@ -17,24 +17,18 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
-import zipfile
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from man_rl.env.adapter import default_key_fn
-from man_rl.errors import CorruptFileError, InvalidValueError, UnsupportedVersionError
-from man_rl.io.atomic import write_bytes_atomically
-from man_rl.keys import KeyFn, decode_key, encode_key, normalize_key
+from man_rl.errors import InvalidValueError
+from man_rl.keys import KeyFn, encode_key, normalize_key
 
-FORMAT = "man_rl.qtable"
-FORMAT_VERSION = 1
+from .qtable_file import corrupt, read_table, write_table
 
 EpsilonSchedule = float | tuple[float, float]
 
@@ -286,36 +280,20 @@ class QTableAgent:
 
         return act
 
-    def _meta(self) -> dict[str, Any]:
-        q = np.ascontiguousarray(self.q, dtype=np.float64)
-        keys = [encode_key(k) for k in self._rows]
-        return {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "n_actions": self.n_actions,
-            "action_start": self.action_start,
-            "env_id": self.env_id,
-            "keys": keys,
-            "training": self.training,
-            "sha256": _digest(q, keys),
-        }
-
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the table to ``path`` (an ``.npz``) atomically; returns the path."""
-        meta = json.dumps(self._meta(), sort_keys=True).encode("utf-8")
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            q=np.ascontiguousarray(self.q, dtype=np.float64),
-            meta=np.frombuffer(meta, dtype=np.uint8),
+        keys = [encode_key(k) for k in self._rows]
+        settings = {"n_actions": self.n_actions, "action_start": self.action_start}
+        return write_table(
+            path, self.q, keys, {**settings, "env_id": self.env_id, "training": self.training}
         )
-        return write_bytes_atomically(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> QTableAgent:
         """Load a table saved by :meth:`save`; nothing is unpickled.
 
-        Raises :class:`CorruptFileError` for pickle-bearing, damaged or foreign files.
+        Raises :class:`CorruptFileError` for pickle-bearing, damaged or foreign files
+        (:func:`~man_rl.agents.qtable_file.read_table`).
 
         Example:
             >>> import pathlib, tempfile
@@ -326,99 +304,19 @@ class QTableAgent:
             1
         """
         path = Path(path)
-        arrays = _read_npz(path, {"q": np.dtype("<f8"), "meta": np.dtype("|u1")})
-        try:
-            meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise _corrupt(path, f"metadata is not JSON: {err}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise _corrupt(path, "not a man_rl Q-table")
-        version = meta.get("version")
-        if not isinstance(version, int) or version < 1:
-            raise _corrupt(path, f"invalid format version {version!r}")
-        if version > FORMAT_VERSION:
-            raise UnsupportedVersionError(
-                f"{path} is a Q-table of format version {version}, newer than this man_rl "
-                f"reads ({FORMAT_VERSION}); upgrade man_rl to load it"
-            )
-        q, keys = arrays["q"], meta.get("keys")
-        n_actions = meta.get("n_actions")
-        if not isinstance(keys, list) or not isinstance(n_actions, int) or n_actions < 1:
-            raise _corrupt(path, "metadata lacks keys or n_actions")
-        if q.shape != (len(keys), n_actions):
-            raise _corrupt(path, f"table shape {q.shape} does not match {len(keys)} keys")
-        if meta.get("sha256") != _digest(q, keys):
-            raise _corrupt(path, "checksum mismatch")
-        if not np.isfinite(q).all():
-            raise _corrupt(path, "table holds non-finite values")
+        q, keys, meta = read_table(path)
         agent = cls(
-            n_actions, action_start=int(meta.get("action_start", 0)), env_id=meta.get("env_id")
+            meta["n_actions"],
+            action_start=int(meta.get("action_start", 0)),
+            env_id=meta.get("env_id"),
         )
-        try:
-            decoded = [decode_key(k) for k in keys]
-        except (KeyError, TypeError, ValueError) as err:
-            raise _corrupt(path, f"invalid key: {err}") from None
-        for key in decoded:
+        for key in keys:
             agent._row(key)
         if len(agent._rows) != len(keys):
-            raise _corrupt(path, "duplicate keys")
+            raise corrupt(path, "duplicate keys")
         agent._q[: len(keys)] = q
         agent.training = meta.get("training") or {}
         return agent
 
 
-def _digest(q: np.ndarray, keys: Sequence[Any]) -> str:
-    digest = hashlib.sha256(np.ascontiguousarray(q, dtype="<f8").tobytes())
-    digest.update(json.dumps(keys, sort_keys=True).encode("utf-8"))
-    return digest.hexdigest()
-
-
-def _corrupt(path: Path, why: str) -> CorruptFileError:
-    return CorruptFileError(f"{path} is not a valid man_rl Q-table file ({why})")
-
-
-def _read_npz(path: Path, expected: dict[str, np.dtype]) -> dict[str, np.ndarray]:
-    """Read ``expected`` arrays from an ``.npz`` without pickle, checking headers first.
-
-    Each member's declared dtype and shape are checked against the expected dtype and the
-    member's real size before anything is allocated; object arrays are refused outright.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist (or is not a file)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = {info.filename: info for info in archive.infolist()}
-            names = {f"{name}.npy" for name in expected}
-            if set(infos) != names:
-                raise _corrupt(path, f"holds {sorted(infos)}, expected {sorted(names)}")
-            for name, dtype in expected.items():
-                with archive.open(infos[f"{name}.npy"]) as member:
-                    version = np.lib.format.read_magic(member)
-                    read_header = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    shape, _, got = read_header(member)
-                    if got.hasobject:
-                        raise _corrupt(
-                            path,
-                            f"array {name!r} holds pickled Python objects; man_rl refuses "
-                            "to unpickle",
-                        )
-                    if got != dtype:
-                        raise _corrupt(path, f"array {name!r} has dtype {got}, expected {dtype}")
-                    declared = int(np.prod(shape, dtype=object)) * got.itemsize
-                    if declared != infos[f"{name}.npy"].file_size - member.tell():
-                        raise _corrupt(path, f"array {name!r} declares {shape}, not its size")
-        with np.load(path, allow_pickle=False) as data:
-            return {name: np.array(data[name]) for name in expected}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
-        if isinstance(err, CorruptFileError):
-            raise
-        if "pickle" in str(err) or "Object arrays" in str(err):
-            raise _corrupt(path, "it holds pickled data; man_rl refuses to unpickle") from None
-        raise _corrupt(path, f"{type(err).__name__}: {err}") from None
-
-
-__all__ = ["FORMAT_VERSION", "QTableAgent", "TrainResult", "check_probability", "linear_epsilon"]
+__all__ = ["QTableAgent", "TrainResult", "check_probability", "linear_epsilon"]
