@@ -38,9 +38,10 @@ from man_rl.errors import (
     CorruptFileError,
     EnvCompatibilityError,
     InvalidValueError,
-    UnsupportedVersionError,
 )
 from man_rl.io.atomic import write_bytes_atomically
+
+from .qtable_file import check_format
 
 FORMAT = "man_rl.dqn"
 FORMAT_VERSION = 1
@@ -304,16 +305,8 @@ def _corrupt(path: Path, why: str) -> CorruptFileError:
 
 
 def _check_meta(path: Path, meta: Any) -> dict[str, Any]:
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _corrupt(path, f"'{META_NAME}' is not man_rl DQN metadata")
-    version = meta.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise _corrupt(path, f"invalid format version {version!r}")
-    if version > FORMAT_VERSION:
-        raise UnsupportedVersionError(
-            f"{path} is a DQN file of format version {version}, newer than this man_rl reads "
-            f"({FORMAT_VERSION}); upgrade man_rl to load it"
-        )
+    foreign = f"'{META_NAME}' is not man_rl DQN metadata"
+    check_format(path, meta, (FORMAT, FORMAT_VERSION, "a DQN file"), _corrupt, foreign)
     for name in ("width", "height", "n_actions"):
         value = meta.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:

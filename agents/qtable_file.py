@@ -23,7 +23,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +66,7 @@ def read_table(path: Path) -> tuple[np.ndarray, list[Hashable], dict[str, Any]]:
         meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise corrupt(path, f"metadata is not JSON: {err}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise corrupt(path, "not a man_rl Q-table")
-    version = meta.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise corrupt(path, f"invalid format version {version!r}")
-    if version > FORMAT_VERSION:
-        raise UnsupportedVersionError(
-            f"{path} is a Q-table of format version {version}, newer than this man_rl "
-            f"reads ({FORMAT_VERSION}); upgrade man_rl to load it"
-        )
+    check_format(path, meta, (FORMAT, FORMAT_VERSION, "a Q-table"), corrupt, "not a man_rl Q-table")
     q, keys = arrays["q"], meta.get("keys")
     n_actions = meta.get("n_actions")
     if not isinstance(keys, list) or not isinstance(n_actions, int) or n_actions < 1:
@@ -91,6 +82,32 @@ def read_table(path: Path) -> tuple[np.ndarray, list[Hashable], dict[str, Any]]:
     except (KeyError, TypeError, ValueError) as err:
         raise corrupt(path, f"invalid key: {err}") from None
     return q, decoded, meta
+
+
+def check_format(
+    path: Path,
+    meta: Any,
+    kind: tuple[str, int, str],
+    corrupt: Callable[[Path, str], CorruptFileError],
+    foreign: str,
+) -> None:
+    """Refuse ``meta`` unless it is a dict of format ``kind[0]``, version 1 to ``kind[1]``.
+
+    ``kind``: the format's name, its newest version and what a file of it is called (``"a
+    Q-table"``); another format is ``corrupt(path, foreign)``, a newer version an
+    :class:`UnsupportedVersionError` saying to upgrade.
+    """
+    name, newest, what = kind
+    if not isinstance(meta, dict) or meta.get("format") != name:
+        raise corrupt(path, foreign)
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise corrupt(path, f"invalid format version {version!r}")
+    if version > newest:
+        raise UnsupportedVersionError(
+            f"{path} is {what} of format version {version}, newer than this man_rl reads "
+            f"({newest}); upgrade man_rl to load it"
+        )
 
 
 def corrupt(path: Path, why: str) -> CorruptFileError:
@@ -148,4 +165,4 @@ def _read_npz(path: Path, expected: dict[str, np.dtype]) -> dict[str, np.ndarray
         raise corrupt(path, f"{type(err).__name__}: {err}") from None
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "corrupt", "read_table", "write_table"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "check_format", "corrupt", "read_table", "write_table"]
