@@ -130,6 +130,20 @@ class TestSimulatedFullDisk:
         with pytest.raises(OSError, match=str(tmp_path / "s")):
             stm.add("a", frame(1))
         assert len(stm) == 0 and stm.keys == []
+        assert stm.frame_shape is None  # as it was: the failed frame set no shape
+
+    def test_after_a_failed_first_frame_any_shape_may_come(self, tmp_path, monkeypatch):
+        stm = ShortTermMemory(10, storage=tmp_path / "s")
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "posix_fallocate", no_space, raising=False)
+            with pytest.raises(OSError):
+                stm.add("a", frame(1))
+        stm.add("b", frame(7, (4, 6)))  # room again, and another shape
+        stm.add("b", frame(8, (4, 6)))
+        stm.close()
+        with ShortTermMemory.open(tmp_path / "s") as again:
+            assert again.frame_shape == (4, 6) and again.keys == ["b"]
+            assert [int(v) for v in again.queue("b")[:, 0, 0]] == [7, 8]
 
     def test_flush_on_a_full_disk_keeps_the_last_flush(self, tmp_path, monkeypatch):
         folder = tmp_path / "s"

@@ -231,10 +231,26 @@ class ShortTermMemory(MemoryFiles):
             or frame.dtype != np.uint8
             or frame.shape != self._frame_shape
         ):
+            if self._frame_shape is None:
+                return self._add_first(key, k, frame)
             self._check_frame(frame)
         if k is None:
             k = rings.add_key(key)
         self._queues.add(k, frame)
+
+    def _add_first(self, key: Hashable, k: int | None, frame: np.ndarray) -> None:
+        """The first frame, which sets the frame shape unless it cannot be stored.
+
+        On a full disk the memory stays as it was, its shape unset, so that a frame of any
+        shape may come next.
+        """
+        self._check_frame(frame)
+        try:
+            self._queues.add(self._rings.add_key(key) if k is None else k, frame)
+        except BaseException:
+            self._queues.pool.close()  # type: ignore[union-attr]
+            self._queues.pool, self._frame_shape = None, None
+            raise
 
     def extend(self, keys: Iterable[Hashable], frames: Iterable[np.ndarray]) -> None:
         """Add many ``(key, frame)`` pairs in order."""
