@@ -30,6 +30,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import sys
 
 import numpy as np
 
@@ -151,20 +152,17 @@ class FramePool:
     def gather(self, slots: np.ndarray) -> np.ndarray:
         """A copy of the frames in ``slots`` (int64), in that order.
 
-        A batch of random frames is bound by memory latency: batches of
-        :data:`_PARALLEL_GATHER_BYTES` or more are copied by torch's threads (``index_select``,
-        torch imported on the first), smaller ones by numpy. Which one depends on the batch's
-        size only; the frames are the same either way.
+        A batch of random frames is bound by memory latency; large batches are copied by
+        torch's threads (``index_select``), where torch is already imported (a collection
+        process never pays torch's import for it). The frames are the same either way.
         """
         if not self.parallel(len(slots)):
             return self.frames[slots]
-        import torch
-
-        return self.gather_tensor(torch.from_numpy(slots))
+        return self.gather_tensor(sys.modules["torch"].from_numpy(slots))
 
     def parallel(self, count: int) -> bool:
-        """Whether ``count`` frames are gathered by torch's threads (a batch's bytes only)."""
-        return count * self.frame_bytes >= _PARALLEL_GATHER_BYTES
+        """Whether ``count`` frames are gathered by torch's threads."""
+        return count * self.frame_bytes >= _PARALLEL_GATHER_BYTES and "torch" in sys.modules
 
     def gather_tensor(self, slots: object) -> np.ndarray:
         """:meth:`gather` with the slots in a torch ``int64`` tensor (torch imported)."""

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -226,9 +227,7 @@ class KeyQueues:
         labels = labels.astype(np.int64, copy=False)
         plan = _Plan(sampler, rng, batch, self.held, count, slots, labels, raw=raw)
         if self.pool.parallel(batch):  # type: ignore[union-attr]
-            import torch
-
-            plan.tensor = torch.from_numpy(slots)
+            plan.tensor = sys.modules["torch"].from_numpy(slots)
         return plan
 
 
