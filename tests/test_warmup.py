@@ -78,6 +78,16 @@ def test_an_lr_given_mid_warmup_is_the_new_base_and_leaves_no_scheduler_state(tm
     model.save(tmp_path / "model.pt")  # what is saved is the optimizer's own state
 
 
+def test_a_fit_that_fails_before_its_first_step_leaves_the_rates_as_they_were():
+    stm = toy_memory()
+    model = TypeB.for_memory(stm, seed=0)
+    model.fit(stm, 2, lr=1e-2, seed=0, progress=False, device="cpu", warmup_steps=10)
+    with pytest.raises(InvalidValueError, match="threads"):
+        model.fit(stm, 2, progress=False, device="cpu", threads=0)
+    group = model.training_state.optimizer.param_groups[0]
+    assert group["lr"] == 1e-2 and "initial_lr" not in group
+
+
 def test_warmup_factor_ramps_linearly_and_zero_turns_it_off():
     assert [warmup_factor(step, 4) for step in range(1, 7)] == [0.25, 0.5, 0.75, 1, 1, 1]
     assert warmup_factor(1, 0) == 1.0

@@ -154,6 +154,7 @@ class Warmup:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda i: warmup_factor(first + i, steps)
         )
+        self._stepped = False
 
     @property
     def base_lr(self) -> float:
@@ -162,7 +163,13 @@ class Warmup:
 
     def after_step(self) -> None:
         """Set the rates of the next step."""
-        with warnings.catch_warnings():  # an fp16 step the scaler skipped is still a step
+        if self._stepped:
+            self.scheduler.step()
+            return
+        self._stepped = True
+        # only a scheduler's first step warns when the optimizer has not stepped yet, as an
+        # fp16 step the scaler skipped leaves it; that is still a step of the model's
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
             self.scheduler.step()
 

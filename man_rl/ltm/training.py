@@ -243,11 +243,13 @@ def fit(
     precision = Precision(state.optimizer, amp_dtype, target, state.scaler)
     if precision.scaler is not None:  # the scale carries over to the next call
         state.scaler = precision.scaler
-    schedule = Warmup(state.optimizer, warmup, first=state.step + 1)
     bar = progress_bar(steps, progress, f"fit {type(model).__name__}")
     plan = TorchThreads(threads)
+    schedule = None
     try:
         plan.__enter__()
+        # last before the loop: it sets the rates, which the finally puts back
+        schedule = Warmup(state.optimizer, warmup, first=state.step + 1)
         for _ in range(steps):
             plan.update()
             frames, labels = memory.sample(
@@ -265,7 +267,8 @@ def fit(
             _record(state, values, bar)
     finally:
         plan.__exit__(None, None, None)
-        schedule.restore()  # the optimizer keeps the base rate; the warm-up follows the step
+        if schedule is not None:  # the optimizer keeps the base rate; the ramp follows the step
+            schedule.restore()
         if bar is not None:
             bar.close()
     return {name: list(values) for name, values in state.history.items()}
