@@ -124,6 +124,18 @@ class TestSimulatedFullDisk:
             stm.merge(other)
         assert stm.counts() == counts and stm.seen() == seen and stm.keys == [0, 1, 2, 3]
 
+    def test_a_first_merge_on_a_full_disk_leaves_no_frame_shape(self, tmp_path, monkeypatch):
+        stm, other = ShortTermMemory(200, storage=tmp_path / "s"), ShortTermMemory(200)
+        for i in range(300):
+            other.add(i % 4, frame(i))
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "posix_fallocate", no_space, raising=False)
+            with pytest.raises(OSError, match="nothing was merged"):
+                stm.merge(other)
+        assert stm.frame_shape is None and stm.keys == [] and len(stm) == 0
+        stm.add("b", frame(7, (4, 6)))  # room again: the memory takes any shape
+        assert stm.frame_shape == (4, 6)
+
     def test_first_frame_on_a_full_disk(self, tmp_path, fill_disk):
         stm = ShortTermMemory(10, storage=tmp_path / "s")
         fill_disk()

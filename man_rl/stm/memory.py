@@ -247,10 +247,14 @@ class ShortTermMemory(MemoryFiles):
         self._check_frame(frame)
         try:
             self._queues.add(self._rings.add_key(key) if k is None else k, frame)
-        except BaseException:
-            self._queues.pool.close()  # type: ignore[union-attr]
-            self._queues.pool, self._frame_shape = None, None
+        except OSError:  # nothing was stored, the new key dropped (KeyQueues.add)
+            self._unset_frame_shape()
             raise
+
+    def _unset_frame_shape(self) -> None:
+        """Back to no frame shape (a memory whose first frames could not be stored)."""
+        self._queues.pool.close()  # type: ignore[union-attr]
+        self._queues.pool, self._frame_shape = None, None
 
     def extend(self, keys: Iterable[Hashable], frames: Iterable[np.ndarray]) -> None:
         """Add many ``(key, frame)`` pairs in order."""
@@ -383,13 +387,16 @@ class ShortTermMemory(MemoryFiles):
                 f"cannot merge memories keyed differently: key settings {self.key_settings} "
                 f"and {other.key_settings}"
             )
-        if other.frame_shape is not None and self._frame_shape is None:
-            self._set_frame_shape(other.frame_shape)
+        first = other.frame_shape is not None and self._frame_shape is None
+        if first:
+            self._set_frame_shape(other.frame_shape)  # type: ignore[arg-type]
         mine = self.counts()
         room = sum(min(n, self.capacity - mine.get(key, 0)) for key, n in other.counts().items())
         try:  # a full disk refuses the merge before anything is merged
             self._queues.make_room(room)
         except OSError as err:
+            if first:
+                self._unset_frame_shape()
             raise OSError(err.errno, f"{err.strerror}; nothing was merged") from None
         if self.key_settings is None:
             self.key_settings = other.key_settings
