@@ -22,15 +22,20 @@ the judge's training and the checks, as a user waits for them.
 layer against stride 2); ``--quick`` checks that it runs. ``--grids DIR`` also saves each
 trained model's recall grid (real | 4 recalled samples per state, 1 past 100 states) as
 ``DIR/<row>-<type>.png``, to look at before believing a row.
+``--types B --set class_kl_weight=10`` measures a lead for a default (here Type B's rows with
+that setting) with the same memories, judges and budgets as the defaults' rows.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,13 +79,26 @@ SUITE = {
 
 
 def rows_for(
-    name: str, memory: ShortTermMemory, budget: float, grids: Path | None = None, row: str = ""
+    name: str,
+    memory: ShortTermMemory,
+    budget: float,
+    grids: Path | None = None,
+    row: str = "",
+    types: tuple[str, ...] = ("A", "B"),
+    overrides: dict[str, Any] | None = None,
 ) -> list[Row]:
-    """One row per type, each with its own judge (as each user run trains one)."""
+    """One row per type, each with its own judge (as each user run trains one).
+
+    ``overrides``: config fields set on every model (a lead for a default, measured here
+    before it becomes one); the rows then say so.
+    """
     rows = []
+    settings = "defaults" + "".join(f", {k}={v!r}" for k, v in (overrides or {}).items())
     for cls in (TypeA, TypeB):
+        if cls.kind not in types:
+            continue
         target = RecallTarget(memory, seed=0)
-        model = cls.for_memory(memory, seed=0)
+        model = cls.for_memory(memory, seed=0, **(overrides or {}))
         model.fit(memory, until=target, budget=budget, seed=0, progress=False)
         if grids is not None:
             save_grid(model, memory, grids / f"{row or 'quick'}-{cls.kind}.png")
@@ -89,7 +107,7 @@ def rows_for(
         assert judge is not None and stopped is not None
         rows.append(
             Row(
-                f"Type {cls.kind} defaults, {name} ({memory.num_keys} states)",
+                f"Type {cls.kind} {settings}, {name} ({memory.num_keys} states)",
                 f"{stopped.seconds:.0f} s, {stopped.steps} steps: "
                 + (stopped.verdict.summary if stopped.verdict else "no check"),
                 f"judge ceiling {judge.ceiling or 0:.3f} ({judge.info['seconds']:.0f} s to "
@@ -145,7 +163,13 @@ def step_rows(shape: tuple[int, ...] = (128, 128, 3), keys: int = 782, steps: in
     return rows
 
 
-def run(quick: bool = False, only: list[str] | None = None, grids: Path | None = None) -> list[Row]:
+def run(
+    quick: bool = False,
+    only: list[str] | None = None,
+    grids: Path | None = None,
+    types: tuple[str, ...] = ("A", "B"),
+    overrides: dict[str, Any] | None = None,
+) -> list[Row]:
     if quick:
         small = minigrid_memory("MiniGrid-Empty-5x5-v0", steps=200, capacity=4)
         return rows_for("Empty-5x5 (quick)", small, budget=3.0, grids=grids) + step_rows(
@@ -157,23 +181,45 @@ def run(quick: bool = False, only: list[str] | None = None, grids: Path | None =
             rows += step_rows()
             continue
         suite = SUITE[key]
-        rows += rows_for(suite.name, suite.memory(), suite.budget, grids, key)
+        rows += rows_for(suite.name, suite.memory(), suite.budget, grids, key, types, overrides)
     return rows
+
+
+def setting(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` of ``--set``, the value read as JSON where it is (``10``, ``true``)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--set takes NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def main(argv: list[str]) -> None:
     from benchmarks.harness import machine, render_table
 
-    grids = None
-    if "--grids" in argv:
-        at = argv.index("--grids")
-        if at + 1 >= len(argv):
-            raise SystemExit("--grids needs a folder")
-        grids, argv = Path(argv[at + 1]), argv[:at] + argv[at + 2 :]
-    unknown = sorted(set(argv) - {*SUITE, "steps"})
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.outofbox_bench")
+    rows = sorted([*SUITE, "steps"])
+    parser.add_argument("rows", nargs="*", metavar="ROW", help=f"of {rows} (default: all)")
+    parser.add_argument("--grids", type=Path, help="save each model's recall grid here")
+    parser.add_argument("--types", nargs="+", default=["A", "B"], choices=["A", "B"])
+    parser.add_argument(
+        "--set",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a config field set on every model, e.g. --set class_kl_weight=10",
+    )
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.rows) - set(rows))
     if unknown:
-        raise SystemExit(f"unknown rows {unknown}; choose from {sorted([*SUITE, 'steps'])}")
-    rows = run(only=argv or None, grids=grids)
+        parser.error(f"unknown rows {unknown}; choose from {rows}")
+    overrides = dict(args.set)
+    rows = run(
+        only=args.rows or None, grids=args.grids, types=tuple(args.types), overrides=overrides
+    )
     print(f"machine: {machine()}")
     print(render_table(rows))
 

@@ -65,3 +65,18 @@ def test_out_of_the_box_suite_runs_small(tmp_path):
     assert all("defaults" in r.what and r.met in (True, False) for r in rows[:2])
     assert all(" step, 84x84" in r.what and "ms/step" in r.measured for r in rows[2:])
     assert set(outofbox_bench.SUITE) == {"empty16", "breakout", "obstacles", "doorkey"}
+
+
+def test_the_out_of_box_bench_reads_settings_and_refuses_unknown_rows(capsys):
+    import pytest
+
+    from benchmarks.outofbox_bench import main, setting
+
+    assert setting("class_kl_weight=10") == ("class_kl_weight", 10)
+    assert setting("root_reduction=mean") == ("root_reduction", "mean")
+    assert setting("simplex_mean=null") == ("simplex_mean", None)
+    with pytest.raises(SystemExit):
+        main(["--set", "lam"])
+    with pytest.raises(SystemExit):
+        main(["nope"])
+    assert "unknown rows ['nope']" in capsys.readouterr().err
