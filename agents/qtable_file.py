@@ -88,21 +88,22 @@ def check_format(
     path: Path,
     meta: Any,
     kind: tuple[str, int, str],
-    corrupt: Callable[[Path, str], CorruptFileError],
+    refuse: Callable[[Path, str], CorruptFileError],
     foreign: str,
 ) -> None:
     """Refuse ``meta`` unless it is a dict of format ``kind[0]``, version 1 to ``kind[1]``.
 
     ``kind``: the format's name, its newest version and what a file of it is called (``"a
-    Q-table"``); another format is ``corrupt(path, foreign)``, a newer version an
-    :class:`UnsupportedVersionError` saying to upgrade.
+    Q-table"``); another format is ``refuse(path, foreign)``, a version that is not an int
+    >= 1 ``refuse(path, ...)`` too, a newer version an :class:`UnsupportedVersionError`
+    saying to upgrade.
     """
     name, newest, what = kind
     if not isinstance(meta, dict) or meta.get("format") != name:
-        raise corrupt(path, foreign)
+        raise refuse(path, foreign)
     version = meta.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise corrupt(path, f"invalid format version {version!r}")
+        raise refuse(path, f"invalid format version {version!r}")
     if version > newest:
         raise UnsupportedVersionError(
             f"{path} is {what} of format version {version}, newer than this man_rl reads "

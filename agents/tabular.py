@@ -28,7 +28,7 @@ from man_rl.env.adapter import default_key_fn
 from man_rl.errors import InvalidValueError
 from man_rl.keys import KeyFn, encode_key, normalize_key
 
-from .qtable_file import corrupt, read_table, write_table
+from .qtable_file import FORMAT_VERSION, corrupt, read_table, write_table
 
 EpsilonSchedule = float | tuple[float, float]
 
@@ -319,4 +319,4 @@ class QTableAgent:
         return agent
 
 
-__all__ = ["QTableAgent", "TrainResult", "check_probability", "linear_epsilon"]
+__all__ = ["FORMAT_VERSION", "QTableAgent", "TrainResult", "check_probability", "linear_epsilon"]
