@@ -132,7 +132,9 @@ def switches_of(cls) -> set[str]:
 def test_every_preset_names_every_switch(cls):
     for name, values in PRESETS[cls.kind].items():
         assert set(values) == switches_of(cls), name
-    assert set(SWITCHES) >= switches_of(cls)  # every switch is explained
+    # every switch is explained beside its field, and nothing else is
+    assert set(cls.config_class.switches) == switches_of(cls)
+    assert set(SWITCHES) >= switches_of(cls)
     assert set(SWITCHES) >= set(departures(cls.kind))
 
 

@@ -132,6 +132,30 @@ class ModelConfig:
             "hard_pixel_weight": 10.0,
         },
     }
+    #: What each switch does, paper value first (:data:`man_rl.ltm.presets.SWITCHES`); each
+    #: type's config adds its own.
+    switches: ClassVar[dict[str, str]] = {
+        "lambda_association": "0 (paper) | 1: also decode the screen from h = E(x) itself, "
+        "training E and D as the paper's association autoencoder (DFC/DFD), so h holds what "
+        "varies within a state",
+        "root_reduction": "'mean' (paper: eq. 9's MSE) | 'sum': sum of squares over the root "
+        "vector, the same term root_dim times heavier",
+        "reparameterization": "'std' (both presets: mu + std * eps) | 'variance': eq. 4 as "
+        "printed, mu + std**2 * eps, whose variance is not the one the KL assumes",
+        "code_bank": "0 (paper: recall draws z from the prior) | 64 (default): recall decodes one "
+        "of the posterior means of the state's last n training screens (its aggregate posterior; "
+        "Type B: the zero padding only), so a state whose screens vary draws one of them rather "
+        "than a blend",
+        "hard_pixels": "0 (paper) | k (64 by default): each frame's k largest squared pixel "
+        "errors weigh 1 + hard_pixel_weight times in the reconstruction terms, so a small sprite "
+        "that tells states apart is drawn",
+        "hard_pixel_weight": "10 (both presets; used only with hard_pixels > 0) | the extra "
+        "weight of those errors",
+        "lambda_root": "1 (both presets: eq. 9 / 14's root-vector term) | 0: no root-vector term, "
+        "so the long-term decoder's h_hat is trained only through the screen it decodes",
+        "kl_weight": "1 (both presets: the plain VAE's KL) | 0.1: a weaker pull of the encodings "
+        "towards the prior (Type B: of the zero padding)",
+    }
     #: For each switch both presets set alike, the other value the ablation benchmark tries
     #: on the recommended preset, so that every switch has a measured row; each type's
     #: config adds its own.

@@ -66,46 +66,29 @@ class _Presets(Mapping[str, dict[str, dict[str, Any]]]):
 #: ``presets``, beside the type), read from the registered model types.
 PRESETS: Mapping[str, dict[str, dict[str, Any]]] = _Presets()
 
-#: What each switch does, paper value first (those on in neither preset included).
-SWITCHES: dict[str, str] = {
-    "lambda_association": "0 (paper) | 1: also decode the screen from h = E(x) itself, training "
-    "E and D as the paper's association autoencoder (DFC/DFD), so h holds what varies within "
-    "a state",
-    "condition_scale": "'unit' (paper: the one-hot c_i) | 'sqrt_latent': c_i times "
-    "sqrt(latent_dim), the norm of z ~ N(0, I) beside it (Type A)",
-    "root_reduction": "'mean' (paper: eq. 9's MSE) | 'sum': sum of squares over the root "
-    "vector, the same term root_dim times heavier",
-    "reparameterization": "'std' (both presets: mu + std * eps) | 'variance': eq. 4 as printed, "
-    "mu + std**2 * eps, whose variance is not the one the KL assumes",
-    "lambda_recognition": "0 (paper) | 1: cross-entropy of the state posterior "
-    "softmax(lam mu[:K]) at the encoding's mean (Type B)",
-    "class_kl_weight": "1 (paper and default) | 10: the KL over the latent's one-hot part "
-    "weighs 10x, pulling encodings onto their prior means faster (recognised sooner at 600 "
-    "steps, but met the out-of-box targets later: 86 vs 72 s, 500 vs 246 s) (Type B)",
-    "state_readout": "False (paper: dec_long reads z as it is) | True: dec_long reads z's "
-    "one-hot part as the state posterior softmax(lam z[:K]) (Type B)",
-    "state_from_prior": "False (paper: decode the posterior's z) | True: in training, decode "
-    "z's one-hot part drawn from the true state's prior, as recall draws it (Type B)",
-    "simplex_mean": "False (paper: the encoder's mean as it is) | True: its one-hot part is "
-    "lam * softmax of it, in the hull of the prior means, which a free linear output cannot "
-    "reach with more states than hidden_dim | None (default): True where there are more, so "
-    "that screens of other envs stay 'unknown' where the linear mean can work (Type B)",
-    "code_bank": "0 (paper: recall draws z from the prior) | 64 (default): recall decodes one "
-    "of the posterior means of the state's last n training screens (its aggregate posterior; "
-    "Type B: the zero padding only), so a state whose screens vary draws one of them rather "
-    "than a blend",
-    "hard_pixels": "0 (paper) | k (64 by default): each frame's k largest squared pixel "
-    "errors weigh 1 + hard_pixel_weight times in the reconstruction terms, so a small sprite "
-    "that tells states apart is drawn",
-    "hard_pixel_weight": "10 (both presets; used only with hard_pixels > 0) | the extra "
-    "weight of those errors",
-    "lambda_root": "1 (both presets: eq. 9 / 14's root-vector term) | 0: no root-vector term, "
-    "so the long-term decoder's h_hat is trained only through the screen it decodes",
-    "kl_weight": "1 (both presets: the plain VAE's KL) | 0.1: a weaker pull of the encodings "
-    "towards the prior (Type B: of the zero padding)",
-    "lam": "6 (both presets: the paper's lambda-hot prior means) | 3: prior means closer than "
-    "the N(0, I) noise around them, so states overlap (Type B)",
-}
+
+class _Switches(Mapping[str, str]):
+    def _texts(self) -> dict[str, str]:
+        from man_rl.ltm.checkpoint import model_types
+
+        texts: dict[str, str] = {}
+        for cls in model_types().values():
+            texts.update(cls.config_class.switches)
+        return texts
+
+    def __getitem__(self, switch: str) -> str:
+        return self._texts()[switch]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts())
+
+    def __len__(self) -> int:
+        return len(self._texts())
+
+
+#: What each switch does, paper value first (those on in neither preset included): each
+#: config's ``switches``, beside the field, read from the registered model types.
+SWITCHES: Mapping[str, str] = _Switches()
 
 
 def preset(kind: str, name: str) -> dict[str, Any]:

@@ -57,6 +57,11 @@ class TypeAConfig(ModelConfig):
         "paper": {**ModelConfig.presets["paper"], "condition_scale": "unit"},
         "recommended": {**ModelConfig.presets["recommended"], "condition_scale": "sqrt_latent"},
     }
+    switches: ClassVar[dict[str, str]] = {
+        **ModelConfig.switches,
+        "condition_scale": "'unit' (paper: the one-hot c_i) | 'sqrt_latent': c_i times "
+        "sqrt(latent_dim), the norm of z ~ N(0, I) beside it (Type A)",
+    }
     #: ``condition="prototype"`` and the state head (``lambda_recognition``, the recall term)
     #: are retired: no benchmark, notebook or row used them (issue 22).
     retired: ClassVar[dict[str, Any]] = {

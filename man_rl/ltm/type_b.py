@@ -133,6 +133,24 @@ class TypeBConfig(ModelConfig):
             "simplex_mean": None,
         },
     }
+    switches: ClassVar[dict[str, str]] = {
+        **ModelConfig.switches,
+        "lambda_recognition": "0 (paper) | 1: cross-entropy of the state posterior "
+        "softmax(lam mu[:K]) at the encoding's mean (Type B)",
+        "class_kl_weight": "1 (paper and default) | 10: the KL over the latent's one-hot part "
+        "weighs 10x, pulling encodings onto their prior means faster (recognised sooner at 600 "
+        "steps, but met the out-of-box targets later: 86 vs 72 s, 500 vs 246 s) (Type B)",
+        "lam": "6 (both presets: the paper's lambda-hot prior means) | 3: prior means closer than "
+        "the N(0, I) noise around them, so states overlap (Type B)",
+        "state_readout": "False (paper: dec_long reads z as it is) | True: dec_long reads z's "
+        "one-hot part as the state posterior softmax(lam z[:K]) (Type B)",
+        "state_from_prior": "False (paper: decode the posterior's z) | True: in training, decode "
+        "z's one-hot part drawn from the true state's prior, as recall draws it (Type B)",
+        "simplex_mean": "False (paper: the encoder's mean as it is) | True: its one-hot part is "
+        "lam * softmax of it, in the hull of the prior means, which a free linear output cannot "
+        "reach with more states than hidden_dim | None (default): True where there are more, so "
+        "that screens of other envs stay 'unknown' where the linear mean can work (Type B)",
+    }
     tried: ClassVar[dict[str, Any]] = {**ModelConfig.tried, "class_kl_weight": 10.0, "lam": 3.0}
     #: ``prototype_readout`` and the recall term are retired: no benchmark, notebook or row
     #: used them (issue 22).
