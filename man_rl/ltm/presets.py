@@ -44,22 +44,30 @@ from man_rl.errors import InvalidValueError
 SIZES = ("frame_shape", "root_dim", "latent_dim", "hidden_dim", "channels", "stem", "seed")
 
 
+def _configs() -> dict[str, Any]:
+    """``kind -> config class`` of every registered model type."""
+    from man_rl.ltm.checkpoint import model_types
+
+    return {kind: cls.config_class for kind, cls in sorted(model_types().items())}
+
+
+def _config(kind: str) -> Any:
+    """The config class of model type ``kind``, or an error naming the types."""
+    configs = _configs()
+    if kind not in configs:
+        raise InvalidValueError(f"no presets for model type {kind!r}; types: {sorted(configs)}")
+    return configs[kind]
+
+
 class _Presets(Mapping[str, dict[str, dict[str, Any]]]):
     def __getitem__(self, kind: str) -> dict[str, dict[str, Any]]:
-        from man_rl.ltm.checkpoint import model_types
-
-        found = model_types()
-        if kind not in found:
-            raise KeyError(kind)
-        return found[kind].config_class.presets
+        return _configs()[kind].presets
 
     def __iter__(self) -> Iterator[str]:
-        from man_rl.ltm.checkpoint import model_types
-
-        return iter(sorted(model_types()))
+        return iter(_configs())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(_configs())
 
 
 #: ``kind -> preset name -> {switch: value}``: each type's own presets (its config's
@@ -69,12 +77,7 @@ PRESETS: Mapping[str, dict[str, dict[str, Any]]] = _Presets()
 
 class _Switches(Mapping[str, str]):
     def _texts(self) -> dict[str, str]:
-        from man_rl.ltm.checkpoint import model_types
-
-        texts: dict[str, str] = {}
-        for cls in model_types().values():
-            texts.update(cls.config_class.switches)
-        return texts
+        return {k: v for config in _configs().values() for k, v in config.switches.items()}
 
     def __getitem__(self, switch: str) -> str:
         return self._texts()[switch]
@@ -96,13 +99,12 @@ def preset(kind: str, name: str) -> dict[str, Any]:
 
     A copy: changing it changes no preset.
     """
-    if kind not in PRESETS:
-        raise InvalidValueError(f"no presets for model type {kind!r}; types: {sorted(PRESETS)}")
-    if name not in PRESETS[kind]:
+    presets = _config(kind).presets
+    if name not in presets:
         raise InvalidValueError(
-            f"unknown preset {name!r} for Type {kind}; presets: {sorted(PRESETS[kind])}"
+            f"unknown preset {name!r} for Type {kind}; presets: {sorted(presets)}"
         )
-    return dict(PRESETS[kind][name])
+    return dict(presets[name])
 
 
 def departures(kind: str) -> dict[str, tuple[Any, Any]]:
@@ -121,10 +123,7 @@ def alternatives(kind: str) -> dict[str, Any]:
         >>> alternatives("B")["lam"], "lam" in alternatives("A")
         (3.0, False)
     """
-    preset(kind, "paper")  # refuses an unknown kind
-    from man_rl.ltm.checkpoint import model_types
-
-    return dict(model_types()[kind].config_class.tried)
+    return dict(_config(kind).tried)
 
 
 __all__ = ["PRESETS", "SIZES", "SWITCHES", "alternatives", "departures", "preset"]
