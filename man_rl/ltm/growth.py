@@ -21,14 +21,14 @@ joins the softmax's sum).
   zero, so every old frame's KL and recognition stay what they were (its new coordinate
   has mean 0, variance 1: the prior's); the long-term decoder gets an input column (a copy
   of the nearest state's with the state readout, zero reading raw ``z``), the readout's
-  ``sqrt(latent_dim)`` scale stays the built model's (:func:`readout_scale`), and
+  ``sqrt(latent_dim)`` scale stays the built model's (:func:`built_latent_dim`), and
   ``kl_weights`` grows.
   One dimension per state is kept over a fixed-size code (states as points on a sphere of
   fixed dimension) because recognition, the 3-sigma rule and checkpoints all rest on
   orthogonal prior means, and a dimension per state costs one row and column per state,
   which the state readout's posterior already needs.
 
-Recall draws its noise in an order growth keeps (:func:`prior_noise`): the model's first
+Recall draws its noise in an order growth keeps (:func:`latent_noise`): the model's first
 ``latent_dim`` draws as before, then one column per added state, so old keys meet the same
 noise. A grown model's checkpoint records the order keys were added (:class:`GrowthLog`).
 
@@ -44,7 +44,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,15 +103,15 @@ class GrowthLog:
         return log
 
 
-def prior_noise(
+def latent_noise(
     model: Any, n: int, generator: torch.Generator | None, device: torch.device
 ) -> torch.Tensor:
-    """Unit Gaussian noise ``[n, latent_dim]`` for a Type B draw, in an order growth keeps.
+    """Unit Gaussian noise ``[n, latent_dim]`` for a latent with a dimension per state.
 
-    An ungrown model draws ``randn(n, latent_dim)``, as it always did. A grown one draws its
-    first ``latent_dim`` as that, then one column of ``n`` per added state, placed after the
-    first ``initial_keys`` state dimensions: the old dimensions get the noise they got
-    before growth, whatever was added since.
+    Drawn in an order growth keeps: an ungrown model draws ``randn(n, latent_dim)``, as it
+    always did; a grown one draws its built ``latent_dim`` as that, then one column of ``n``
+    per added state, placed after the first ``initial_keys`` state dimensions, so the old
+    dimensions get the noise they got before growth, whatever was added since.
     """
     latent = model.config.latent_dim
     log: GrowthLog | None = getattr(model, "growth_log", None)
@@ -125,13 +124,13 @@ def prior_noise(
     return torch.cat([first[:, :k0], later, first[:, k0:]], dim=1)
 
 
-def readout_scale(model: Any) -> float:
-    """``sqrt(latent_dim)`` of the model as it was built: Type B's state-readout scale.
+def built_latent_dim(model: Any) -> int:
+    """``latent_dim`` of the model as it was built, before growth added a dimension per state.
 
-    Fixed at construction, so growth leaves what the long-term decoder reads unchanged.
+    For what must stay fixed as the model grows (a scale the long-term decoder reads).
     """
     log: GrowthLog | None = getattr(model, "growth_log", None)
-    return math.sqrt(model.config.latent_dim - (0 if log is None else log.added))
+    return model.config.latent_dim - (0 if log is None else log.added)
 
 
 @dataclass
@@ -311,11 +310,11 @@ __all__ = [
     "Resize",
     "Start",
     "bank_rows",
+    "built_latent_dim",
     "grow",
     "insert",
     "keep_places",
+    "latent_noise",
     "nearest_known",
-    "prior_noise",
-    "readout_scale",
     "state_columns",
 ]

@@ -38,6 +38,7 @@ Where this departs from a plain reading of the paper, and why (each measured on 
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
@@ -57,10 +58,10 @@ from man_rl.ltm.growth import (
     Resize,
     Start,
     bank_rows,
+    built_latent_dim,
     insert,
     keep_places,
-    prior_noise,
-    readout_scale,
+    latent_noise,
     state_columns,
 )
 from man_rl.ltm.losses import gaussian_kl, reparameterize
@@ -241,9 +242,13 @@ class TypeB(LongTermMemory):
             )
         # with the readout, the one-hot part reaches dec_long as the posterior (K values)
         self.make_networks(cfg.root_dim, cfg.latent_dim, cfg.latent_dim - num_keys)
-        weights = torch.full((cfg.latent_dim,), cfg.kl_weight)
-        weights[:num_keys] = cfg.class_kl_weight
-        self.register_buffer("kl_weights", weights, persistent=False)
+        self.register_buffer("kl_weights", self._kl_weights(torch.device("cpu")), persistent=False)
+
+    def _kl_weights(self, device: torch.device) -> torch.Tensor:
+        """The KL's weight per latent dimension: ``class_kl_weight`` on the one-hot part."""
+        weights = torch.full((self.config.latent_dim,), self.config.kl_weight, device=device)
+        weights[: len(self.key_index)] = self.config.class_kl_weight
+        return weights
 
     # ------------------------------------------------------------------ the model
     def prior_means(self, labels: torch.Tensor) -> torch.Tensor:
@@ -332,9 +337,7 @@ class TypeB(LongTermMemory):
         """One latent dimension and one KL weight more per state added."""
         added = len(self.key_index) - old_count
         cfg = self.config = replace(self.config, latent_dim=self.config.latent_dim + added)
-        weights = torch.full((cfg.latent_dim,), cfg.kl_weight, device=self.kl_weights.device)
-        weights[: len(self.key_index)] = cfg.class_kl_weight
-        self.kl_weights = weights
+        self.kl_weights = self._kl_weights(self.kl_weights.device)
         if cfg.simplex_mean is False and old_count <= cfg.hidden_dim < len(self.key_index):
             warnings.warn(
                 f"this Type B model now has {len(self.key_index)} states, more than its "
@@ -356,9 +359,9 @@ class TypeB(LongTermMemory):
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Screens (float ``[B, C, H, W]`` in ``[0, 1]``) of states ``labels``, z ~ their prior."""
         n, device = len(labels), labels.device
-        # the bank's slots first: prior_noise draws more numbers once the model has grown
+        # the bank's slots first: latent_noise draws more numbers once the model has grown
         uniform = None if self.bank is None else torch.rand(n, generator=generator, device=device)
-        z = self.prior_means(labels) + prior_noise(self, n, generator, device)
+        z = self.prior_means(labels) + latent_noise(self, n, generator, device)
         if uniform is not None:  # the padding from the state's banked codes
             k = len(self.key_index)
             z = torch.cat([z[:, :k], self.bank.draw(labels, z[:, k:], uniform)], dim=1)
@@ -377,7 +380,7 @@ class TypeB(LongTermMemory):
         k = len(self.key_index)
         if self.config.state_readout:
             posterior = torch.softmax(self.state_logits(z), dim=1)
-            z = torch.cat([posterior * readout_scale(self), z[:, k:]], dim=1)
+            z = torch.cat([posterior * math.sqrt(built_latent_dim(self)), z[:, k:]], dim=1)
         return self.dec_long(z)
 
     # ------------------------------------------------------------------ public use
