@@ -154,6 +154,7 @@ class Warmup:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda i: warmup_factor(first + i, steps)
         )
+        self.first, self.steps = first, steps
         self._stepped = False
 
     @property
@@ -162,7 +163,9 @@ class Warmup:
         return float(self.scheduler.base_lrs[0])
 
     def after_step(self) -> None:
-        """Set the rates of the next step."""
+        """Set the rates of the next step (nothing to do once the ramp is over)."""
+        if self.first + self.scheduler.last_epoch >= self.steps:
+            return  # the rates are the base rates from here on
         if self._stepped:
             self.scheduler.step()
             return
